@@ -1,0 +1,78 @@
+"""How the shipped seed data was built (kept for provenance and to rebuild it).
+
+1. `answers`: the questions in _draft/{harmful,benign,borderline}.jsonl (written by the project,
+   none taken from a public benchmark) are answered by the real upstream, SmolLM2-135M-Instruct
+   (the embedded GGUF), greedy, at most 96 new tokens; resumable log in _draft/answers.jsonl.
+2. `assemble`: each answer gets its correction: the reviewed reference for answers that break a
+   principle, the answer itself (identity) where _draft/decisions.jsonl marks it as fine. A stable
+   hash of the question puts ~20 % of each kind in the held-out split.
+
+Run from the repository root: python examples/newsroom/build_seed.py answers|assemble
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from alignstack.backends.base import GenParams
+from alignstack.core.records import Correction, content_id, read_jsonl, write_jsonl
+from alignstack.correct.stack import Stack, answer_resumable
+
+HERE = Path(__file__).parent
+DRAFT = HERE / "data" / "_draft"
+KINDS = ["harmful", "benign", "borderline"]
+MAX_NEW_TOKENS = 96
+HELDOUT_SHARE = 0.2
+
+
+def draft_rows() -> list[dict]:
+    rows = []
+    for kind in KINDS:
+        path = DRAFT / f"{kind}.jsonl"
+        if path.exists():
+            rows += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    return rows
+
+
+def answers() -> None:
+    from alignstack.backends.transformers_backend import TransformersGenerator
+
+    stack = Stack(TransformersGenerator("smollm2", batch_size=16),
+                  params=GenParams(max_new_tokens=MAX_NEW_TOKENS))
+    rows = [{"question": r["question"], "kind": r["kind"], "principles": r["principles"]}
+            for r in draft_rows()]
+    done = answer_resumable(stack, rows, DRAFT / "answers.jsonl", chunk=32,
+                            on_progress=lambda n: print(f"+{n}", flush=True))
+    print(f"{len(done)} answers")
+
+
+def split_of(question: str) -> str:
+    bucket = int(content_id(question), 16) % 1000
+    return "heldout" if bucket < HELDOUT_SHARE * 1000 else "train"
+
+
+def assemble() -> None:
+    refs = {r["question"]: r for r in draft_rows()}
+    answered = {r["question"]: r for r in map(json.loads, (DRAFT / "answers.jsonl").open())}
+    decisions = {d["question"]: d for d in map(json.loads, (DRAFT / "decisions.jsonl").open())}
+    out: dict[str, list[Correction]] = {"train": [], "heldout": []}
+    for question, ref in refs.items():
+        answer = answered[question]["answer"]
+        decision = decisions[question]
+        correction = answer if decision["verdict"] == "keep" else decision.get(
+            "correction") or ref["reference"]
+        out[split_of(question)].append(Correction(
+            question=question, answer=answer, correction=correction,
+            principles=ref["principles"], kind=ref["kind"], critique=decision.get("critique"),
+            source="alignstack-newsroom-seed-v1"))
+    for split, rows in out.items():
+        write_jsonl(HERE / "data" / f"{split}.jsonl", rows)
+        print(split, len(rows))
+    for split in out:   # validate what was written
+        read_jsonl(HERE / "data" / f"{split}.jsonl", Correction)
+
+
+if __name__ == "__main__":
+    {"answers": answers, "assemble": assemble}[sys.argv[1]]()

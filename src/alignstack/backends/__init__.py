@@ -1,0 +1,1 @@
+"""LLM backends, all behind the `Generator` protocol (see base.py)."""

@@ -1,0 +1,1 @@
+"""Types shared by everything. Imports no ML library."""

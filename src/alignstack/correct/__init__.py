@@ -1,0 +1,1 @@
+"""The Aligner: a corrector model stacked over any upstream."""

@@ -1,0 +1,45 @@
+"""Configs for training and running a corrector (YAML maps 1:1 onto these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class CorrectorTrainConfig:
+    train_file: str
+    output_dir: str
+    principles_file: str | None = None
+    base_model: str = "smollm2"
+    template: str = "alignstack"
+    # which principles the prompt names: all of the constitution (default: nothing about the item
+    # leaks into the prompt), the record's own ids, or none
+    principles_in_prompt: Literal["all", "record", "none"] = "all"
+    identity_fraction: float = 0.2        # Q-A-A warm-up share (the Aligner paper's best)
+    epochs: float = 1.0
+    max_steps: int = -1                    # > 0 caps both phases together
+    max_minutes: float | None = None       # wall-clock budget; training stops cleanly when spent
+    learning_rate: float = 5e-4
+    batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    max_length: int = 512
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    dtype: str = "auto"
+    gradient_checkpointing: bool | None = None   # None: on for GPUs, off for CPUs (faster there)
+    seed: int = 0
+    logging_steps: int = 5
+
+
+@dataclass
+class CorrectorRunConfig:
+    corrector: str                         # a directory written by `train corrector`, or a model
+    template: str | None = None            # overrides the trained one (e.g. aligner-v1 checkpoints)
+    principles_file: str | None = None
+    batch_size: int = 8
+    max_new_tokens: int = 160
+    device: str = "auto"
+    dtype: str = "auto"

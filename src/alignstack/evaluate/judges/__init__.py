@@ -1,0 +1,1 @@
+"""Judges: each file one judge, registered by name."""

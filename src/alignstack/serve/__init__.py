@@ -1,0 +1,1 @@
+"""OpenAI-compatible serving of a Generator (the stack arrives here in the serving issue)."""
