@@ -52,6 +52,11 @@ def _coerce(value: Any, hint: Any, *, where: dict) -> Any:
         raise ConfigError(f"expected true or false, got {value!r}", **where)
     if hint is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):   # PyYAML reads 1e-4 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if hint in (int, str) and isinstance(value, hint) and not isinstance(value, bool):
         return value
     if hint is str and isinstance(value, (int, float)):
@@ -60,13 +65,15 @@ def _coerce(value: Any, hint: Any, *, where: dict) -> Any:
 
 
 def from_dict(cls: type[C], data: dict, *, path: str | Path | None = None,
-              node: yaml.Node | None = None) -> C:
-    """Build dataclass `cls` from a mapping; unknown or mistyped fields name file, line, field."""
+              node: yaml.Node | None = None, overridden: frozenset[str] = frozenset()) -> C:
+    """Build dataclass `cls` from a mapping; unknown or mistyped fields name file, line, field
+    (or `--set` for keys that came from command-line overrides)."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs = {}
     for key, value in data.items():
-        where = {"path": path, "line": line_of(node, [key]), "field": key}
+        where = ({"path": "--set", "field": key} if key in overridden
+                 else {"path": path, "line": line_of(node, [key]), "field": key})
         if key not in fields:
             raise ConfigError(f"unknown field (known: {', '.join(sorted(fields))})", **where)
         kwargs[key] = _coerce(value, hints[key], where=where)
@@ -100,9 +107,5 @@ def load_config(cls: type[C], path: str | Path | None = None,
         if not isinstance(loaded, dict):
             raise ConfigError("expected a mapping at the top level", path=path, line=1)
         data = loaded
-    config = from_dict(cls, data, path=path, node=node)
     extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
-    if extra:
-        merged = {**dataclasses.asdict(config), **extra}  # type: ignore[call-overload]
-        config = from_dict(cls, merged, path=path, node=node)
-    return config
+    return from_dict(cls, {**data, **extra}, path=path, node=node, overridden=frozenset(extra))

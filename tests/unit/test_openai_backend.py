@@ -1,0 +1,61 @@
+"""The OpenAI-compatible backend against a real HTTP server on loopback (uvicorn + FastAPI),
+through the official `openai` client."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from alignstack.backends.base import GenParams
+from alignstack.backends.openai_compat import OpenAICompatGenerator
+from alignstack.backends.transformers_backend import TransformersGenerator
+from alignstack.core.errors import BackendError
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir):
+    import httpx
+    import uvicorn
+
+    from alignstack.serve.app import create_app
+
+    local = TransformersGenerator(tiny_model_dir, batch_size=2, dtype="float32")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(local, "tiny"), host="127.0.0.1", port=port,
+                            log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield url, local
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_openai_backend_matches_local_generation(server):
+    url, local = server
+    remote = OpenAICompatGenerator("tiny", base_url=url + "/v1", concurrency=2)
+    prompts = [[{"role": "user", "content": q}] for q in ("one", "two words", "three more words")]
+    params = GenParams(max_new_tokens=6)
+    got = remote.generate(prompts, params)
+    want = local.generate(prompts, params)
+    assert [c.text for c in got] == [c.text for c in want]
+    assert all(c.completion_tokens > 0 and c.prompt_tokens > 0 for c in got)
+    models = remote.client.models.list()
+    assert [m.id for m in models.data] == ["tiny"]
+
+
+def test_wrong_model_is_a_backend_error(server):
+    url, _ = server
+    remote = OpenAICompatGenerator("not-served", base_url=url + "/v1", max_retries=0)
+    with pytest.raises(BackendError, match="not-served"):
+        remote.generate([[{"role": "user", "content": "x"}]], GenParams(max_new_tokens=2))
