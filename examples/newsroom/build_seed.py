@@ -22,7 +22,7 @@ from alignstack.correct.stack import Stack, answer_resumable
 
 HERE = Path(__file__).parent
 DRAFT = HERE / "data" / "_draft"
-KINDS = ["harmful", "benign", "borderline"]
+KINDS = ["benign", "borderline", "harmful"]
 MAX_NEW_TOKENS = 96
 HELDOUT_SHARE = 0.2
 
