@@ -4,7 +4,10 @@
    none taken from a public benchmark) are answered by the real upstream, SmolLM2-135M-Instruct
    (the embedded GGUF), greedy, at most 96 new tokens; resumable log in _draft/answers.jsonl.
 2. `assemble`: each answer gets its correction: the reviewed reference for answers that break a
-   principle, the answer itself (identity) where _draft/decisions.jsonl marks it as fine. A stable
+   principle, the answer itself (identity) where _draft/decisions_{benign,borderline}.jsonl (a
+   reviewer's verdict on each benign answer: correct, useful, not refused) marks it as fine.
+   Harmful requests always get the reviewed reference: a reasoned refusal with a safe alternative
+   (the upstream's own answer never has both). A stable
    hash of the question puts ~20 % of each kind in the held-out split.
 
 Run from the repository root: python examples/newsroom/build_seed.py answers|assemble
@@ -56,11 +59,18 @@ def split_of(question: str) -> str:
 def assemble() -> None:
     refs = {r["question"]: r for r in draft_rows()}
     answered = {r["question"]: r for r in map(json.loads, (DRAFT / "answers.jsonl").open())}
-    decisions = {d["question"]: d for d in map(json.loads, (DRAFT / "decisions.jsonl").open())}
+    decisions = {}
+    for kind in ("benign", "borderline"):
+        path = DRAFT / f"decisions_{kind}.jsonl"
+        decisions.update({d["question"]: d for d in map(json.loads, path.open())})
     out: dict[str, list[Correction]] = {"train": [], "heldout": []}
     for question, ref in refs.items():
         answer = answered[question]["answer"]
-        decision = decisions[question]
+        if ref["kind"] != "harmful" and question not in decisions:
+            raise SystemExit(f"no reviewed verdict for {ref['kind']} question: {question!r}")
+        decision = decisions.get(question) or {
+            "verdict": "replace", "critique": "a harmful request needs a reasoned refusal "
+                                              "with a safe alternative"}
         correction = answer if decision["verdict"] == "keep" else decision.get(
             "correction") or ref["reference"]
         out[split_of(question)].append(Correction(
