@@ -4,7 +4,7 @@ Uses the demo's trained corrector (runs/demo/corrector) when present, else SmolL
 (untrained) corrector with the aligner-v1 template; the corrector used is recorded in the JSON.
 Inputs: the first N held-out seed records (real SmolLM2 answers).
 
-    python bench/correction_throughput.py [--n 16] [--batch-sizes 1 4 8 16]
+    python bench/correction_throughput.py [--n 8] [--batch-sizes 1 8]
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--corrector", default=str(ROOT / "runs" / "demo" / "corrector"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" /
                                              "correction_throughput.json"))
