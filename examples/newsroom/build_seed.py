@@ -6,8 +6,8 @@
 2. `assemble`: each answer gets its correction: the reviewed reference for answers that break a
    principle, the answer itself (identity) where _draft/decisions_{benign,borderline}.jsonl (a
    reviewer's verdict on each benign answer: correct, useful, not refused) marks it as fine.
-   Harmful requests always get the reviewed reference: a reasoned refusal with a safe alternative
-   (the upstream's own answer never has both). A stable
+   Harmful requests always get the written reference, a reasoned refusal with a safe alternative,
+   by rule rather than by review. A stable
    hash of the question puts ~20 % of each kind in the held-out split.
 
 Run from the repository root: python examples/newsroom/build_seed.py answers|assemble

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator, Literal, TypeVar
+from typing import Iterable, Iterator, Literal, TextIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -116,39 +117,39 @@ def _dump(row: BaseModel | dict) -> str:
     return json.dumps(obj, ensure_ascii=False)
 
 
-def write_jsonl(path: str | Path, rows: Iterable[BaseModel | dict]) -> int:
-    """Write all rows to a temp file beside `path`, then rename: never half-written."""
+@contextlib.contextmanager
+def atomic_open(path: str | Path) -> Iterator[TextIO]:
+    """Write to a temp file beside `path`, fsync, then rename: readers never see half a file,
+    and a failure leaves the old file (or none) in place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    count = 0
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(_dump(row) + "\n")
-                count += 1
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_jsonl(path: str | Path, rows: Iterable[BaseModel | dict]) -> int:
+    """Write all rows atomically (see `atomic_open`); returns the row count."""
+    count = 0
+    with atomic_open(path) as handle:
+        for row in rows:
+            handle.write(_dump(row) + "\n")
+            count += 1
     return count
 
 
 def write_json(path: str | Path, obj: object) -> None:
-    """Atomic JSON write (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(obj, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Atomic JSON write (see `atomic_open`)."""
+    with atomic_open(path) as handle:
+        json.dump(obj, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
 
 
 class AppendOnlyLog:
