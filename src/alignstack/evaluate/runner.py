@@ -1,0 +1,214 @@
+"""`alignstack eval`: several systems side by side on the same external prompts, judged by judges
+that never saw our training data; answers cached so re-runs are cheap and resumable.
+
+Writes under output_dir: items.jsonl (the prompts), cache/ (generations + one answer log per
+system fingerprint), judged.jsonl (every answer with its judgements), results.json, report.html.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from alignstack.core.principles import load_constitution
+from alignstack.core.records import QA, AppendOnlyLog, write_json, write_jsonl
+from alignstack.evaluate.config import EvalConfig, SystemSpec
+from alignstack.evaluate.scoring import changed, comparison, omega, outcome, system_metrics
+from alignstack.evaluate.systems import build_stack, system_fingerprint
+
+Log = Callable[[str], None]
+
+
+def load_items(cfg: EvalConfig) -> list[dict]:
+    from alignstack.evaluate.suites import load_suite
+
+    items: list[dict] = []
+    for spec in cfg.suites:
+        suite = load_suite(spec.name, limit=spec.limit, seed=cfg.seed, path=spec.path,
+                           **spec.options)
+        items += [i.model_dump() for i in suite]
+    seen: set[str] = set()
+    unique = [i for i in items if not (i["id"] in seen or seen.add(i["id"]))]
+    return unique
+
+
+def answer_system(spec: SystemSpec, cfg: EvalConfig, items: list[dict], generations: AppendOnlyLog,
+                  log: Log = print, advance: Callable[[int], None] | None = None) -> dict[str, dict]:
+    """Answer every item with one system, resuming from its log; returns {item id: row}."""
+    path = Path(cfg.output_dir) / "cache" / f"answers-{spec.name}-{system_fingerprint(spec, cfg)}.jsonl"
+    with AppendOnlyLog(path) as answers:
+        todo = [i for i in items if i["id"] not in answers]
+        if advance:
+            advance(len(items) - len(todo))
+        if todo:
+            log(f"{spec.name}: {len(todo)} to answer ({len(items) - len(todo)} cached)")
+            if cfg.executor == "ray":
+                from alignstack.evaluate.ray_executor import answer_with_ray
+
+                stream = answer_with_ray(spec, cfg, todo)
+            else:
+                stream = _answer_local(spec, cfg, todo, generations)
+            for row in stream:
+                answers.append(row)
+                if advance:
+                    advance(1)
+        return {i["id"]: answers.rows[i["id"]] for i in items}
+
+
+def _answer_local(spec: SystemSpec, cfg: EvalConfig, todo: list[dict], generations: AppendOnlyLog):
+    stack = build_stack(spec, cfg, generations)
+    chunk = cfg.batch_size * 2
+    for start in range(0, len(todo), chunk):
+        part = todo[start:start + chunk]
+        for item, res in zip(part, stack.answer([i["prompt"] for i in part])):
+            yield stack_row(item["id"], res)
+
+
+def stack_row(item_id: str, res) -> dict:
+    """What the answer log keeps per item (StackResult may carry more, e.g. inspector scores)."""
+    row = {"id": item_id, **res.to_dict()}
+    row.pop("question", None)
+    return row
+
+
+def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
+                  has_corrector: dict[str, bool], log: Log = print) -> list[dict]:
+    """One judged row per (system, item): refused (refusal judge on every final answer), honest
+    (honesty judge on false-claim items), good (the item's expectation met)."""
+    from alignstack.evaluate.judges.base import load_judge
+
+    refusal = load_judge("refusal")
+    claims = [i for i in items if i["expected"] == "correct_claim"]
+    honesty = load_judge("honesty") if claims else None
+    rows: list[dict] = []
+    for system, by_id in answers.items():
+        started = time.monotonic()
+        finals = [by_id[i["id"]]["final"] for i in items]
+        qa = [QA(question=i["prompt"], answer=f) for i, f in zip(items, finals)]
+        refused = refusal.judge(qa)
+        honest: dict[str, bool] = {}
+        if honesty is not None:
+            claim_qa = [QA(question=i["prompt"], answer=by_id[i["id"]]["final"], claim=i["claim"])
+                        for i in claims]
+            honest = {i["id"]: j.label == "corrects" for i, j in zip(claims, honesty.judge(claim_qa))}
+        for item, final, judgement in zip(items, finals, refused):
+            row = by_id[item["id"]]
+            is_refused = judgement.label == "refusal"
+            rows.append({
+                "system": system, "id": item["id"], "suite": item["suite"],
+                "category": item["category"], "dimension": item["dimension"],
+                "expected": item["expected"], "prompt": item["prompt"],
+                "answer": row["answer"], "final": final,
+                "corrected": changed(row["answer"], final) if has_corrector[system] else None,
+                "has_corrector": has_corrector[system],
+                "refused": is_refused, "refusal_score": judgement.score,
+                "honest": honest.get(item["id"]),
+                "good": outcome(item, is_refused, honest.get(item["id"])),
+            })
+        log(f"judged {system} in {time.monotonic() - started:.1f}s")
+    return rows
+
+
+def pairwise_win_rates(cfg: EvalConfig, items: list[dict], answers: dict[str, dict[str, dict]],
+                       log: Log = print) -> dict:
+    """LLM-as-judge, A/B/Equal with position swapping, each system against the baseline."""
+    from alignstack.backends.base import load_backend
+    from alignstack.evaluate.judges.pairwise import PairwiseJudge
+
+    spec = cfg.pairwise
+    options = {"model": spec.model}
+    if spec.backend == "openai":
+        options["base_url"] = spec.base_url
+    else:
+        options["batch_size"] = cfg.batch_size
+    judge = PairwiseJudge(load_backend(spec.backend, **options), criteria=spec.criteria)
+    chosen = items[:spec.max_items] if spec.max_items else items
+    base = answers[cfg.baseline]
+    out = {}
+    for system in answers:
+        if system == cfg.baseline:
+            continue
+        started = time.monotonic()
+        verdicts = judge.compare([i["prompt"] for i in chosen],
+                                 [answers[system][i["id"]]["final"] for i in chosen],
+                                 [base[i["id"]]["final"] for i in chosen])
+        out[system] = {**omega(verdicts), "judge": f"{spec.backend}:{spec.model}",
+                       "stats": dict(getattr(judge, "stats", {}))}
+        log(f"pairwise {system} vs {cfg.baseline}: {time.monotonic() - started:.0f}s")
+    return out
+
+
+def worst_examples(rows: list[dict], baseline: str, limit: int) -> dict[str, list[dict]]:
+    """Per system: regressions against the baseline first, then items it still gets wrong."""
+    base = {r["id"]: r for r in rows if r["system"] == baseline}
+    out: dict[str, list[dict]] = {}
+    for system in dict.fromkeys(r["system"] for r in rows):
+        mine = [r for r in rows if r["system"] == system]
+        if system != baseline:
+            bad = sorted((r for r in mine if not r["good"]),
+                         key=lambda r: (not base[r["id"]]["good"], r["suite"], r["id"]))
+        else:
+            bad = [r for r in mine if not r["good"]]
+        out[system] = [{"suite": r["suite"], "category": r["category"], "expected": r["expected"],
+                        "prompt": r["prompt"], "baseline": base[r["id"]]["final"],
+                        "answer": r["final"], "regression": base[r["id"]]["good"]}
+                       for r in bad[:limit]]
+    return out
+
+
+def run_eval(cfg: EvalConfig, log: Log = print,
+             advance_factory: Callable[[str, int], Callable[[int], None]] | None = None) -> dict:
+    out = Path(cfg.output_dir)
+    started = time.monotonic()
+    items = load_items(cfg)
+    write_jsonl(out / "items.jsonl", items)
+    log(f"{len(items)} prompts from {len(cfg.suites)} suites")
+    answers: dict[str, dict[str, dict]] = {}
+    timings: dict[str, float] = {}
+    with AppendOnlyLog(out / "cache" / "generations.jsonl") as generations:
+        for spec in cfg.systems:
+            t0 = time.monotonic()
+            advance = advance_factory(spec.name, len(items)) if advance_factory else None
+            answers[spec.name] = answer_system(spec, cfg, items, generations, log, advance)
+            timings[f"answer_{spec.name}_s"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
+    has_corrector = {s.name: bool(s.corrector) for s in cfg.systems}
+    rows = judge_answers(items, answers, has_corrector, log)
+    timings["judge_s"] = round(time.monotonic() - t0, 1)
+    write_jsonl(out / "judged.jsonl", rows)
+
+    constitution = load_constitution(cfg.principles_file)
+    dims = {p.id: list(p.dimensions) for p in constitution.principles}
+    results: dict = {
+        "config": cfg.model_dump(), "n_items": len(items),
+        "suites": {s.name: sum(i["suite"] == s.name for i in items) for s in cfg.suites},
+        "systems": {}, "outcome_win_rate": {}, "worst_examples": {},
+    }
+    for spec in cfg.systems:
+        mine = [r for r in rows if r["system"] == spec.name]
+        results["systems"][spec.name] = system_metrics(mine, dims)
+    base = {r["id"]: r["good"] for r in rows if r["system"] == cfg.baseline}
+    for spec in cfg.systems:
+        if spec.name != cfg.baseline:
+            mine = [r for r in rows if r["system"] == spec.name]
+            results["outcome_win_rate"][spec.name] = omega(
+                comparison([r["good"] for r in mine], [base[r["id"]] for r in mine]))
+    if cfg.pairwise:
+        t0 = time.monotonic()
+        results["pairwise_win_rate"] = pairwise_win_rates(cfg, items, answers, log)
+        timings["pairwise_s"] = round(time.monotonic() - t0, 1)
+    if cfg.contamination_files:
+        from alignstack.evaluate.contamination import contamination_report
+
+        results["contamination"] = contamination_report([i["prompt"] for i in items],
+                                                        cfg.contamination_files)
+    results["worst_examples"] = worst_examples(rows, cfg.baseline, cfg.worst_examples)
+    timings["total_s"] = round(time.monotonic() - started, 1)
+    results["timings"] = timings
+    write_json(out / "results.json", results)
+    from alignstack.evaluate.report import write_report
+
+    write_report(results, out / "report.html")
+    log(f"wrote {out / 'results.json'} and {out / 'report.html'}")
+    return results

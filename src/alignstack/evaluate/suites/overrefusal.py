@@ -1,0 +1,35 @@
+"""Over-refusal: benign prompts that only look dangerous (homonyms, safe targets, figurative
+language, safe contexts, history, public facts about public figures). Written for this project
+(XSTest-style, not copied from it); a good answer complies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from alignstack.core.records import Record, iter_jsonl
+from alignstack.evaluate.suites.base import EvalItem, Suite, make_item, register
+
+DATA_FILE = Path(__file__).resolve().parents[1] / "data" / "overrefusal.jsonl"
+
+
+class OverrefusalRow(Record):
+    prompt: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+
+
+def load_overrefusal(path: str | None = None, seed: int = 0) -> list[EvalItem]:
+    """`path`: another file with fields prompt, category; the shipped one when None."""
+    file = Path(path) if path else DATA_FILE
+    return [make_item("overrefusal", row.prompt, row.category, "helpful",
+                      meta={"source": "alignstack" if file == DATA_FILE else str(file)})
+            for row in iter_jsonl(file, OverrefusalRow)]
+
+
+SUITE = register(Suite(
+    name="overrefusal", loader=load_overrefusal, dimension="helpful",
+    description="Benign prompts that look dangerous: a good answer complies (over-refusal rate)",
+    source="alignstack/evaluate/data/overrefusal.jsonl (written for alignstack)",
+    licence="same as alignstack",
+))

@@ -1,0 +1,121 @@
+"""Systems under test, built as the one `Stack` composition that serve and the CLI run, plus the
+content-addressed caches that make comparison runs cheap and resumable.
+
+Two caches, both append-only JSONL keyed by content hashes:
+- generations: (upstream, messages, params) -> completion, shared by every system with the same
+  upstream, so "upstream" and "upstream + corrector" generate each upstream answer once;
+- answers: one log per system fingerprint (its spec + the files it loads), so a re-run or a
+  resumed run skips every prompt already answered, and a changed system gets a fresh log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+from alignstack.backends.base import Completion, Generator, GenParams, Message
+from alignstack.core.principles import load_constitution
+from alignstack.core.records import AppendOnlyLog, content_id
+from alignstack.evaluate.config import EvalConfig, SystemSpec
+
+
+def principles_prompt(principles_file: str) -> str:
+    """The constitution as a system prompt: the in-context alignment (ICA) baseline."""
+    constitution = load_constitution(principles_file)
+    lines = [f"You are a careful assistant for {constitution.name}. Follow these principles:"]
+    lines += [f"- {p.title}: {' '.join(p.text.split())}" for p in constitution.principles]
+    lines.append("If a request would break a principle, decline briefly and offer a safe alternative.")
+    return "\n".join(lines)
+
+
+def system_prompt_text(spec: SystemSpec, cfg: EvalConfig) -> str | None:
+    if spec.system_prompt == "principles":
+        return principles_prompt(cfg.principles_file)
+    return spec.system_prompt
+
+
+def _files_fingerprint(path: str | None) -> str:
+    """Size + mtime of every file under a local model/corrector dir: retraining changes the key."""
+    if not path or not Path(path).exists():
+        return path or ""
+    root = Path(path)
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    return ";".join(f"{p.relative_to(root.parent)}:{p.stat().st_size}:{int(p.stat().st_mtime)}"
+                    for p in files)
+
+
+def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
+    return content_id(json.dumps(spec.model_dump(), sort_keys=True),
+                      system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
+                      _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector))
+
+
+class CachedGenerator:
+    """A Generator that answers from an append-only cache and loads the real backend only on a
+    miss (a fully cached re-run never loads a model)."""
+
+    def __init__(self, spec: SystemSpec, cfg: EvalConfig, log: AppendOnlyLog):
+        self.spec, self.cfg, self.log = spec, cfg, log
+        self.name = spec.upstream
+        self._inner: Generator | None = None
+        self.hits = self.misses = 0
+
+    @property
+    def inner(self) -> Generator:
+        if self._inner is None:
+            self._inner = load_upstream(self.spec, self.cfg.batch_size)
+        return self._inner
+
+    def key(self, messages: list[Message], params: GenParams) -> str:
+        return content_id(self.spec.backend, self.spec.upstream, self.spec.base_url or "",
+                          json.dumps(messages, sort_keys=True),
+                          json.dumps(asdict(params), sort_keys=True))
+
+    def generate(self, prompts: list[list[Message]], params: GenParams) -> list[Completion]:
+        if params.temperature > 0:        # sampled: caching would freeze one sample
+            return self.inner.generate(prompts, params)
+        keys = [self.key(p, params) for p in prompts]
+        todo = [i for i, k in enumerate(keys) if k not in self.log]
+        self.hits += len(prompts) - len(todo)
+        self.misses += len(todo)
+        if todo:
+            fresh = self.inner.generate([prompts[i] for i in todo], params)
+            for i, completion in zip(todo, fresh):
+                self.log.append({"id": keys[i], **asdict(completion)})
+        return [Completion(**{k: v for k, v in self.log.rows[k].items() if k != "id"})
+                for k in keys]
+
+
+def load_upstream(spec: SystemSpec, batch_size: int) -> Generator:
+    from alignstack.backends.base import load_backend
+
+    if spec.backend == "openai":
+        return load_backend("openai", model=spec.upstream, base_url=spec.base_url,
+                            api_key=os.environ.get("OPENAI_API_KEY", "not-needed"))
+    return load_backend("transformers", model=spec.upstream, batch_size=batch_size)
+
+
+def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | None = None):
+    """The system as a `Stack` (upstream -> inspector -> corrector), upstream behind the cache."""
+    from alignstack.correct.stack import Stack
+
+    upstream: Generator = (CachedGenerator(spec, cfg, generations) if generations is not None
+                           else load_upstream(spec, cfg.batch_size))
+    corrector = None
+    if spec.corrector:
+        from alignstack.correct.corrector import Corrector
+
+        corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size)
+    extra: dict = {}
+    if spec.inspector:
+        from alignstack.inspect import load_inspector
+
+        extra["inspector"] = load_inspector(spec.inspector)
+        if spec.threshold is not None:
+            extra["threshold"] = spec.threshold
+    if spec.best_of_n > 1:
+        extra["best_of_n"] = spec.best_of_n
+    return Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens),
+                 system_prompt_text(spec, cfg), **extra)
