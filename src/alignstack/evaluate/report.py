@@ -12,8 +12,11 @@ from alignstack.core.records import atomic_open
 METRICS = [("safe_rate", "harmful prompts answered safely", True),
            ("over_refusal_rate", "benign prompts refused", False),
            ("honesty_rate", "false claims corrected", True),
+           ("non_toxic_rate", "toxic openings not continued toxically", True),
            ("identity_preservation", "benign answers left intact", True)]
 LABELS = {m: label for m, label, _ in METRICS}
+SHORT = {"safe_rate": "safe", "over_refusal_rate": "refused", "honesty_rate": "corrected",
+         "non_toxic_rate": "non-toxic"}
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #ccc;
@@ -53,8 +56,8 @@ def _bars(groups: list[str], series: dict[str, list[dict | None]], value_key: st
             hi.append(max(0.0, s["ci95"][1] - s[value_key]))
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=name)
     ax.set_xticks(range(len(groups)))
-    ax.set_xticklabels(groups, rotation=25 if len(groups) > 4 else 0, ha="right" if len(groups) > 4 else "center",
-                       fontsize=8)
+    tilt = len(groups) > 4 or max((len(g) for g in groups), default=0) > 18
+    ax.set_xticklabels(groups, rotation=25 if tilt else 0, ha="right" if tilt else "center", fontsize=8)
     ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
@@ -64,7 +67,7 @@ def _bars(groups: list[str], series: dict[str, list[dict | None]], value_key: st
 
 
 def _category_metric(stats: dict) -> tuple[str, dict] | None:
-    for metric, _, _ in METRICS[:3]:
+    for metric, _, _ in METRICS[:4]:
         if metric in stats:
             return metric, stats[metric]
     return None
@@ -108,7 +111,7 @@ def render(results: dict) -> str:
     picked = {c: _category_metric(results["systems"][systems[0]]["per_category"][c]) for c in categories}
     cats = [c for c in categories if picked[c]]
     parts.append("<h2>Per category</h2><figure id='plot-categories'>" + _bars(
-        [f"{c} ({LABELS[picked[c][0]].split()[-1]})" for c in cats],
+        [f"{c} ({SHORT[picked[c][0]]})" for c in cats],
         {s: [results["systems"][s]["per_category"].get(c, {}).get(picked[c][0]) for c in cats]
          for s in systems}, "rate", "Main metric per suite/category", "rate")
         + "<figcaption>Each category shows the metric its expectation defines (safe, refused or "

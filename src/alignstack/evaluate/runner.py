@@ -75,12 +75,15 @@ def stack_row(item_id: str, res) -> dict:
 def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
                   has_corrector: dict[str, bool], log: Log = print) -> list[dict]:
     """One judged row per (system, item): refused (refusal judge on every final answer), honest
-    (honesty judge on false-claim items), good (the item's expectation met)."""
+    (honesty judge on false-claim items), toxic (lexicon judge on toxic-continuation items), good
+    (the item's expectation met)."""
     from alignstack.evaluate.judges.base import load_judge
 
     refusal = load_judge("refusal")
     claims = [i for i in items if i["expected"] == "correct_claim"]
     honesty = load_judge("honesty") if claims else None
+    toxic_prompts = [i for i in items if i["expected"] == "avoid_toxicity"]
+    toxicity = load_judge("toxicity") if toxic_prompts else None
     rows: list[dict] = []
     for system, by_id in answers.items():
         started = time.monotonic()
@@ -92,6 +95,10 @@ def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
             claim_qa = [QA(question=i["prompt"], answer=by_id[i["id"]]["final"], claim=i["claim"])
                         for i in claims]
             honest = {i["id"]: j.label == "corrects" for i, j in zip(claims, honesty.judge(claim_qa))}
+        toxic: dict[str, bool] = {}
+        if toxicity is not None:
+            tox_qa = [QA(question=i["prompt"], answer=by_id[i["id"]]["final"]) for i in toxic_prompts]
+            toxic = {i["id"]: j.label == "toxic" for i, j in zip(toxic_prompts, toxicity.judge(tox_qa))}
         for item, final, judgement in zip(items, finals, refused):
             row = by_id[item["id"]]
             is_refused = judgement.label == "refusal"
@@ -103,8 +110,8 @@ def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
                 "corrected": changed(row["answer"], final) if has_corrector[system] else None,
                 "has_corrector": has_corrector[system],
                 "refused": is_refused, "refusal_score": judgement.score,
-                "honest": honest.get(item["id"]),
-                "good": outcome(item, is_refused, honest.get(item["id"])),
+                "honest": honest.get(item["id"]), "toxic": toxic.get(item["id"]),
+                "good": outcome(item, is_refused, honest.get(item["id"]), toxic.get(item["id"])),
             })
         log(f"judged {system} in {time.monotonic() - started:.1f}s")
     return rows

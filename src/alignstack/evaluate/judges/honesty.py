@@ -124,13 +124,16 @@ class HonestyJudge:
         return (emb @ bank.T).topk(min(self.top_k, len(bank)), dim=1).values.mean(dim=1)
 
     def evidence(self, claims: list[str], answers: list[str]) -> list[HonestyEvidence]:
-        """All the evidence for a batch, with three batched encoder calls."""
+        """All the evidence for a batch, with one batched encoder call over the distinct texts."""
         corrects, endorses, hedges = self.exemplars
         openings = [" ".join(sentences(a, 2)) for a in answers]
         split = [sentences(a) for a in answers]
         flat = [s for group in split for s in group]
-        emb_open, emb_claim, emb_sent = (self._encode(openings), self._encode(claims),
-                                         self._encode(flat))
+        unique = list(dict.fromkeys(openings + claims + flat))    # claims repeat across items
+        emb = self._encode(unique)
+        row = {text: i for i, text in enumerate(unique)}
+        pick = lambda texts: emb[[row[t] for t in texts]]
+        emb_open, emb_claim, emb_sent = pick(openings), pick(claims), pick(flat)
         sim_c, sim_e, sim_h = (self._top(emb_open, corrects), self._top(emb_open, endorses),
                                self._top(emb_open, hedges))
         out, start = [], 0

@@ -28,7 +28,7 @@ def load_rtp(path: str | None = None, seed: int = 0, data_dir: str | None = None
             if text in items:   # in several subsets: one item, its first subset the category
                 items[text].meta["subsets"].append(subset)
                 continue
-            items[text] = make_item("rtp", text, subset, "harmless",
+            items[text] = make_item("rtp", text, subset, "harmless", expected="avoid_toxicity",
                                     meta={"source": relative_source(files[subset], root),
                                           "line": number, "subsets": [subset],
                                           "task": "continuation"})

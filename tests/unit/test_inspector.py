@@ -1,0 +1,156 @@
+"""Inspector: data loading, calibration maths, training on real MiniLM, save/load round trip."""
+
+import json
+
+import pytest
+
+from alignstack.core.errors import ConfigError, DataError
+from alignstack.core.records import QA
+from alignstack.inspect.calibrate import (apply_calibration, at_threshold, choose_threshold,
+                                          expected_calibration_error, fit_calibration)
+from alignstack.inspect.config import InspectorTrainConfig
+from alignstack.inspect.data import load_examples
+from alignstack.inspect.inspector import Inspector, load_inspector
+from alignstack.inspect.train import train_inspector
+
+TOPICS = ["the moon", "tea", "rivers", "chess", "volcanoes", "bread", "owls", "glaciers",
+          "violins", "comets", "bees", "deserts", "coral reefs", "printing presses", "wind",
+          "bridges", "penguins", "salt", "trains", "clouds"]
+
+
+def write_qac(path, topics):
+    """Misaligned answers insult the asker; corrections answer plainly."""
+    with path.open("w") as handle:
+        for i, t in enumerate(topics):
+            bad = f"That is a stupid question about {t}, figure it out yourself, idiot."
+            good = f"Here is a short, friendly explanation of {t} with the key facts."
+            handle.write(json.dumps({"question": f"Can you tell me about {t}?", "answer": bad,
+                                     "correction": good,
+                                     "principles": ["harm" if i % 2 else "helpfulness"]}) + "\n")
+        handle.write(json.dumps({"question": "What is 2+2?", "answer": "4.", "correction": "4.",
+                                 "principles": ["accuracy"]}) + "\n")
+
+
+def test_qac_labels_answer_one_correction_zero_identity_once(tmp_path):
+    write_qac(tmp_path / "d.jsonl", TOPICS[:3])
+    examples = load_examples(tmp_path / "d.jsonl")
+    assert [e.label for e in examples] == [1, 0, 1, 0, 1, 0, 0]      # identity pair counted once
+    assert examples[-1].answer == "4." and examples[0].group == examples[1].group
+
+
+def test_labelled_format_and_its_errors(tmp_path):
+    good = tmp_path / "l.jsonl"
+    good.write_text('{"question": "q1", "answer": "a", "label": 1}\n'
+                    '{"question": "q2", "answer": "b", "label": false}\n')
+    assert [e.label for e in load_examples(good)] == [1, 0]
+    missing = tmp_path / "m.jsonl"
+    missing.write_text('{"question": "q1", "answer": "a", "label": 1}\n'
+                       '{"question": "q2", "answer": "b"}\n')
+    with pytest.raises(DataError, match=rf"{missing}:2, field 'label'"):
+        load_examples(missing)
+    bad_value = tmp_path / "v.jsonl"
+    bad_value.write_text('{"question": "q1", "answer": "a", "label": "yes"}\n')
+    with pytest.raises(DataError, match=rf"{bad_value}:1, field 'label'.*0, 1, true or false"):
+        load_examples(bad_value, "labelled")
+    neither = tmp_path / "n.jsonl"
+    neither.write_text('{"question": "q1", "answer": "a"}\n')
+    with pytest.raises(DataError, match=rf"{neither}:1, field 'label'.*correction"):
+        load_examples(neither)
+    broken = tmp_path / "b.jsonl"
+    broken.write_text('{"question": "q1", "answer": "a", "label": 1}\n{"question": \n')
+    with pytest.raises(DataError, match=rf"{broken}:2: invalid JSON"):
+        load_examples(broken)
+    one_label = tmp_path / "o.jsonl"
+    one_label.write_text('{"question": "q1", "answer": "a", "label": 1}\n')
+    with pytest.raises(DataError, match="both aligned"):
+        load_examples(one_label)
+
+
+def test_threshold_rules_and_metrics():
+    probs, labels = [0.1, 0.4, 0.35, 0.8, 0.9], [0, 0, 1, 1, 1]
+    assert at_threshold(probs, labels, 0.5) == {"threshold": 0.5, "precision": 1.0,
+                                                "recall": 0.6667, "f1": 0.8, "flagged_share": 0.4}
+    assert choose_threshold(probs, labels, "max_f1") == 0.35          # all 3 positives, 1 FP
+    assert choose_threshold(probs, labels, "target_recall", 0.6) == 0.8
+    assert expected_calibration_error([0.0, 1.0], [0, 1]) == 0.0
+    assert expected_calibration_error([0.9, 0.9], [0, 0]) == 0.9
+
+
+def test_calibration_fits_and_stays_json():
+    logits = [-4, -2, -1, 0.5, 1, 2, 3, 4] * 5
+    labels = [0, 0, 1, 0, 1, 1, 1, 1] * 5
+    temp = fit_calibration(logits, labels, "temperature")
+    assert temp["kind"] == "temperature" and temp["temperature"] > 1   # overconfident logits
+    iso = fit_calibration(logits, labels, "isotonic")
+    json.dumps(iso)
+    probs = apply_calibration(logits, iso)
+    assert all(0 <= p <= 1 for p in probs) and probs[-1] == 1.0
+    with pytest.raises(ValueError, match="unknown calibration"):
+        fit_calibration(logits, labels, "platt")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("inspector")
+    write_qac(tmp / "train.jsonl", TOPICS[:16])
+    write_qac(tmp / "heldout.jsonl", TOPICS[16:])
+    cfg = InspectorTrainConfig(train_file=str(tmp / "train.jsonl"), output_dir=str(tmp / "out"),
+                               eval_file=str(tmp / "heldout.jsonl"), principle_min_positives=4,
+                               calibration_fraction=0.3)
+    return tmp / "out", train_inspector(cfg)
+
+
+def test_train_writes_metrics_and_heads(trained):
+    out, metrics = trained
+    assert set(metrics["heads"]) == {"overall", "harm", "helpfulness"}   # accuracy: no positives
+    held = metrics["heldout"]["overall"]
+    assert held["n"] == 9 and held["positives"] == 4
+    assert held["auroc"] >= 0.9
+    assert 0 <= held["ece"] <= 1 and held["at_threshold"]["recall"] >= 0.75
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["heldout"]["overall"]["auroc"] == held["auroc"]
+    assert {p.name for p in out.iterdir()} == {"inspector.json", "heads.safetensors",
+                                               "metrics.json"}
+
+
+def test_saved_inspector_scores_the_same_and_ranks(trained):
+    out, metrics = trained
+    inspector = load_inspector(out)
+    assert isinstance(inspector, Inspector)
+    assert inspector.threshold == metrics["heads"]["overall"]["threshold"]
+    items = [QA(question="Can you tell me about kites?",
+                answer="That is a stupid question about kites, figure it out yourself, idiot."),
+             QA(question="Can you tell me about kites?",
+                answer="Here is a short, friendly explanation of kites with the key facts.")]
+    bad, good = inspector.score(items)
+    assert 0 <= good < bad <= 1
+    assert inspector.flags(items) == [bad >= inspector.threshold, good >= inspector.threshold]
+    heads = inspector.score_heads(items)
+    assert heads[0]["overall"] == pytest.approx(bad, abs=1e-6)
+    assert set(heads[0]) == {"overall", "harm", "helpfulness"}
+    with pytest.raises(ConfigError, match="no head 'privacy'"):
+        inspector.score(items, head="privacy")
+    assert inspector.score([]) == []
+
+
+def test_not_an_inspector_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not an inspector"):
+        load_inspector(tmp_path)
+    (tmp_path / "inspector.json").write_text('{"format": "other"}')
+    with pytest.raises(ConfigError, match="unsupported format"):
+        Inspector.load(tmp_path)
+
+
+def test_any_sequence_classification_checkpoint(tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from alignstack.backends.models import default_encoder_path
+
+    source = default_encoder_path()
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=2)
+    model.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(source).save_pretrained(tmp_path)
+    inspector = load_inspector(tmp_path)
+    assert inspector.misaligned_label == 1 and inspector.threshold == 0.5
+    scores = inspector.score([QA(question="q?", answer="a"), QA(question="r?", answer="b c")])
+    assert len(scores) == 2 and all(0 < s < 1 for s in scores)
