@@ -151,3 +151,44 @@ def test_revision_keeps_fine_answers_and_judge_filters():
     assert not judge.keep({**fine, "violates": True, "correction": "c", "follows": False})
     assert judge.keep({**fine, "violates": True, "correction": "c", "follows": True,
                        "identity": False})
+
+
+@pytest.mark.parametrize("text, breaks, follows", [
+    ("Yes, it invents a quote.", True, True),
+    ("No, the answer does not break the rule.", False, False),
+    ("The answer does break the rule, as it", True, False),
+    ("It violates the rule on privacy.", True, False),
+    ("The response follows the rule.", False, True),
+    ("The response does not follow the rule.", True, False),
+    ("Flood defences were raised.", None, None),
+])
+def test_verdict_reads_sentences_small_models_write(text, breaks, follows):
+    from alignstack.synth.tasks.base import verdict
+
+    assert verdict(text, question="break") is breaks
+    assert verdict(text, question="follow") is follows
+
+
+def test_repeats_of_earlier_outputs_are_rejected():
+    questions, topics = spec("questions"), spec("topics")
+    item = {"principle": "harm", "avoid": ["How do floods form?"]}
+    assert questions.format_output("how do floods form", item) is None
+    assert questions.format_output("Who repairs the bridge?", item) is not None
+    assert topics.format_output('Topic: "River floods"', {"avoid": ["river floods."]}) is None
+    assert topics.format_output("The news topic is council housing", {}) == \
+        {"topic": "council housing"}
+
+
+def test_cli_prints_a_malformed_flow_as_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from alignstack.cli.main import app
+
+    path = write(tmp_path, GOOD.replace("  - task: questions\n", "  - task: questons\n"))
+    result = CliRunner().invoke(app, ["synth", "--config", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:8" in result.output and "tasks[1].task" in result.output
+    assert "Traceback" not in result.output
+    bad_executor = CliRunner().invoke(app, ["synth", "-c", str(write(tmp_path, GOOD)),
+                                            "--executor", "spark"])
+    assert bad_executor.exit_code == 2 and "unknown executor 'spark'" in bad_executor.output

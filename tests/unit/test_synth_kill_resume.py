@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from alignstack.core.records import Correction, read_jsonl
 from alignstack.synth.flow import load_flow
 from alignstack.synth.pipeline import LocalExecutor, run_flow, stage_paths
@@ -55,6 +57,7 @@ def cli(config, *extra):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow  # three CLI processes (torch import each): ~100 s on the shared CPU
 def test_sigkill_mid_run_then_resume_loses_and_repeats_nothing(tmp_path, tiny_model_dir):
     import torch
 

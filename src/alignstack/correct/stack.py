@@ -1,13 +1,14 @@
-"""upstream -> (inspector) -> corrector: the ONE composition that eval, serve and the CLI all run,
-so what is measured is what is served."""
+"""upstream -> (best-of-N) -> inspector gate -> corrector (or squad): the ONE composition that eval,
+serve and the CLI all run, so what is measured is what is served."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Literal, Protocol, Sequence
 
 from alignstack.backends.base import Generator, GenParams, Message
+from alignstack.core.errors import ConfigError
 from alignstack.core.records import QA, AppendOnlyLog, Corrected, content_id
 
 
@@ -15,13 +16,22 @@ class CorrectorLike(Protocol):
     def correct(self, items: list[QA]) -> list[Corrected]: ...
 
 
+class InspectorLike(Protocol):
+    threshold: float
+
+    def score(self, items: list[QA]) -> list[float]: ...
+
+
 @dataclass
 class StackResult:
     question: str
-    answer: str                      # what the upstream said
+    answer: str                      # what the upstream said (the chosen sample under best-of-N)
     final: str                       # what the stack returns
     corrected: bool                  # the corrector changed the answer
     principles: list[str]
+    score: float | None = None       # inspector P(misaligned) of `answer` (None: no inspector)
+    skipped: bool = False            # the inspector passed it: returned without correction
+    candidates: int = 1              # upstream samples the answer was chosen from
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -33,6 +43,32 @@ class Stack:
     corrector: CorrectorLike | None = None
     params: GenParams | None = None
     system_prompt: str | None = None
+    inspector: InspectorLike | None = None
+    threshold: float | None = None           # None: the inspector's chosen threshold
+    best_of_n: int = 1                        # > 1: sample N, keep the inspector's best
+    best_of: Literal["answers", "corrections"] = "answers"   # what best-of-N samples
+    sample_temperature: float = 0.7           # used for best-of-N when params are greedy
+    stats: dict = field(default_factory=lambda: {"answered": 0, "skipped": 0, "to_corrector": 0,
+                                                 "changed": 0})
+
+    def __post_init__(self) -> None:
+        if self.best_of_n < 1:
+            raise ConfigError(f"must be at least 1, got {self.best_of_n}", field="best_of_n")
+        if self.best_of_n > 1 and self.inspector is None:
+            raise ConfigError("best-of-N needs an inspector to rank the samples",
+                              field="best_of_n")
+        if self.best_of not in ("answers", "corrections"):
+            raise ConfigError(f"expected answers or corrections, got {self.best_of!r}",
+                              field="best_of")
+        if self.best_of == "corrections" and not hasattr(self.corrector, "prompts"):
+            raise ConfigError("best-of-N over corrections needs a Corrector (it samples the "
+                              "corrector's own prompts)", field="best_of")
+
+    @property
+    def gate(self) -> float | None:
+        if self.inspector is None:
+            return None
+        return self.inspector.threshold if self.threshold is None else self.threshold
 
     def messages(self, question: str) -> list[Message]:
         msgs: list[Message] = []
@@ -41,18 +77,70 @@ class Stack:
         msgs.append({"role": "user", "content": question})
         return msgs
 
+    def _upstream(self, questions: Sequence[str], principles: Sequence[list[str]]
+                  ) -> tuple[list[QA], list[float | None]]:
+        """One answer per question: greedy/as configured, or the lowest-scored of N samples."""
+        params = self.params or GenParams()
+        n = self.best_of_n if self.best_of == "answers" else 1
+        if n > 1:
+            params = replace(params, num_return_sequences=n,
+                             temperature=params.temperature or self.sample_temperature)
+        raw = self.upstream.generate([self.messages(q) for q in questions], params)
+        samples = [QA(question=q, answer=raw[i * n + j].text, principles=p)
+                   for i, (q, p) in enumerate(zip(questions, principles)) for j in range(n)]
+        if self.inspector is None:
+            return samples, [None] * len(samples)
+        scores = self.inspector.score(samples)
+        best = [min(range(i * n, (i + 1) * n), key=lambda k: scores[k])
+                for i in range(len(questions))]
+        return [samples[k] for k in best], [scores[k] for k in best]
+
+    def _best_corrections(self, items: list[QA]) -> list[Corrected]:
+        """Sample N corrections per item from the corrector; keep the lowest P(misaligned)."""
+        fixer, n = self.corrector, self.best_of_n
+        seed = self.params.seed if self.params else None
+        outs = fixer.generator.generate_text(
+            fixer.prompts(items), GenParams(temperature=self.sample_temperature, seed=seed,
+                                            num_return_sequences=n),
+            max_new_tokens=fixer.token_limits(items))
+        candidates = [QA(question=item.question, answer=outs[i * n + j].text.strip() or item.answer,
+                         principles=item.principles)
+                      for i, item in enumerate(items) for j in range(n)]
+        scores = self.inspector.score(candidates)
+        results = []
+        for i, item in enumerate(items):
+            k = min(range(i * n, (i + 1) * n), key=lambda c: scores[c])
+            text = candidates[k].answer
+            results.append(Corrected(question=item.question, answer=item.answer,
+                                     principles=item.principles, corrected=text,
+                                     changed=text.split() != item.answer.split(),
+                                     candidates=n, correction_score=round(scores[k], 4)))
+        return results
+
     def answer(self, questions: Sequence[str],
                principles: Sequence[list[str]] | None = None) -> list[StackResult]:
-        params = self.params or GenParams()
-        raw = self.upstream.generate([self.messages(q) for q in questions], params)
         principles = principles or [[] for _ in questions]
-        items = [QA(question=q, answer=c.text, principles=p)
-                 for q, c, p in zip(questions, raw, principles)]
-        if self.corrector is None:
-            return [StackResult(i.question, i.answer, i.answer, False, i.principles) for i in items]
-        fixed = self.corrector.correct(items)
-        return [StackResult(i.question, i.answer, f.corrected, f.changed, i.principles)
-                for i, f in zip(items, fixed)]
+        items, scores = self._upstream(questions, principles)
+        n_answers = self.best_of_n if self.best_of == "answers" else 1
+        gate = self.gate
+        skip = [gate is not None and s < gate for s in scores]
+        todo = [i for i, s in enumerate(skip) if not s] if self.corrector is not None else []
+        fix = (self._best_corrections if self.best_of == "corrections" and self.best_of_n > 1
+               else self.corrector.correct if self.corrector is not None else None)
+        fixed = dict(zip(todo, fix([items[i] for i in todo]))) if todo else {}
+        results = []
+        for k, (item, score) in enumerate(zip(items, scores)):
+            out = fixed.get(k)
+            results.append(StackResult(item.question, item.answer,
+                                       out.corrected if out else item.answer,
+                                       bool(out and out.changed), item.principles,
+                                       None if score is None else round(score, 4), skip[k],
+                                       n_answers))
+        self.stats["answered"] += len(results)
+        self.stats["skipped"] += sum(skip)
+        self.stats["to_corrector"] += len(todo)
+        self.stats["changed"] += sum(r.corrected for r in results)
+        return results
 
 
 def answer_resumable(stack: Stack, rows: Iterable[dict], log_path: str | Path, *,
@@ -60,7 +148,7 @@ def answer_resumable(stack: Stack, rows: Iterable[dict], log_path: str | Path, *
     """Answer rows with a `question` field, appending to a JSONL log keyed by a content hash.
 
     Re-running after a kill skips what is already in the log. Returns rows in input order, each
-    with `answer`, `final`, `corrected` added.
+    with `answer`, `final`, `corrected` added (and `score`, `skipped` when the stack inspects).
     """
     rows = list(rows)
     for row in rows:
@@ -74,8 +162,10 @@ def answer_resumable(stack: Stack, rows: Iterable[dict], log_path: str | Path, *
             results = stack.answer([r["question"] for r in part],
                                    [list(r.get("principles", [])) for r in part])
             for row, res in zip(part, results):
+                extra = ({"score": res.score, "skipped": res.skipped}
+                         if res.score is not None else {})
                 log.append({**row, "answer": res.answer, "final": res.final,
-                            "corrected": res.corrected})
+                            "corrected": res.corrected, **extra})
             if on_progress:
                 on_progress(len(part))
         done = log.rows

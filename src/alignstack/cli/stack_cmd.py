@@ -1,0 +1,88 @@
+"""`alignstack stack`: answer a JSONL of questions end to end — upstream, optional best-of-N,
+inspector gate, corrector or squad — resumable, with a summary JSON beside the output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from alignstack.cli.common import console, handle_errors, progress
+
+
+def heldout_recall(inspector, threshold: float) -> dict | None:
+    """The inspector's held-out precision/recall at `threshold` (exact at its own threshold,
+    else the nearest row of its threshold table)."""
+    heldout = getattr(inspector, "info", {}).get("heldout_overall")
+    if not heldout:
+        return None
+    if abs(threshold - heldout["at_threshold"]["threshold"]) < 1e-9:
+        return heldout["at_threshold"]
+    return min(heldout["threshold_table"], key=lambda r: abs(r["threshold"] - threshold))
+
+
+@handle_errors
+def stack(
+    input: Path = typer.Option(..., "--input", "-i", help="JSONL with a question field."),
+    output: Path = typer.Option(..., "--output", "-o", help="JSONL log of results (resumable)."),
+    upstream: str = typer.Option("smollm2", help="Upstream model: built-in name, path or hub id."),
+    backend: str = typer.Option("transformers", help="transformers | openai"),
+    base_url: Optional[str] = typer.Option(None, help="For --backend openai."),
+    corrector: Optional[str] = typer.Option(None, help="Trained corrector dir or a model."),
+    squad: Optional[Path] = typer.Option(None, help="Squad YAML (members with corrector, "
+                                                    "inspector, head); instead of --corrector."),
+    inspector: Optional[str] = typer.Option(None, help="Inspector dir: gates the corrector."),
+    threshold: Optional[float] = typer.Option(None, help="Gate threshold (default: the "
+                                                         "inspector's chosen one)."),
+    best_of_n: int = typer.Option(1, "--best-of-n", help="Sample N, keep the inspector's best."),
+    best_of: str = typer.Option("answers", help="What best-of-N samples: answers | corrections."),
+    temperature: float = typer.Option(0.0, help="Upstream temperature (best-of-N: 0.7 if 0)."),
+    system_prompt: Optional[str] = typer.Option(None, help="Optional system message."),
+    max_new_tokens: int = typer.Option(96),
+    batch_size: int = typer.Option(8),
+) -> None:
+    """Answer questions through the stack; re-running after an interruption continues."""
+    from alignstack.backends.base import GenParams, load_backend
+    from alignstack.core.errors import ConfigError
+    from alignstack.core.records import Question, read_jsonl, write_json
+    from alignstack.correct.corrector import Corrector
+    from alignstack.correct.squad import load_squad
+    from alignstack.correct.stack import Stack, answer_resumable
+    from alignstack.inspect.inspector import load_inspector
+
+    if corrector and squad:
+        raise ConfigError("give --corrector or --squad, not both", field="squad")
+    rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
+    gate = load_inspector(inspector) if inspector else None
+    if corrector:
+        fixer = Corrector.load(corrector, batch_size=batch_size)
+    elif squad:
+        fixer = load_squad(squad, lambda d: Corrector.load(d, batch_size=batch_size),
+                           load_inspector)
+    else:
+        fixer = None
+    options: dict = {"model": upstream}
+    if backend == "transformers":
+        options["batch_size"] = batch_size
+    elif base_url:
+        options["base_url"] = base_url
+    pipeline = Stack(load_backend(backend, **options), fixer,
+                     GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
+                     system_prompt, inspector=gate, threshold=threshold, best_of_n=best_of_n,
+                     best_of=best_of)
+    with progress() as bar:
+        task = bar.add_task("answering", total=len(rows))
+        done = answer_resumable(pipeline, rows, output, chunk=batch_size,
+                                on_progress=lambda n: bar.advance(task, n))
+    summary: dict = {"answers": len(done), "corrected": sum(bool(r["corrected"]) for r in done),
+                     "best_of_n": best_of_n, "best_of": best_of, "output": str(output)}
+    if gate is not None:
+        skipped = sum(bool(r.get("skipped")) for r in done)
+        summary.update({"threshold": pipeline.gate, "skipped": skipped,
+                        "skipped_share": round(skipped / max(len(done), 1), 4),
+                        "inspector_heldout_at_threshold": heldout_recall(gate, pipeline.gate)})
+    write_json(output.with_name(output.name + ".summary.json"), summary)
+    console.print(f"{len(done)} answers in {output}")
+    console.print_json(json.dumps(summary))

@@ -1,0 +1,25 @@
+"""Config for training an inspector (YAML maps 1:1 onto these fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass
+class InspectorTrainConfig:
+    train_file: str                        # Q-A-C JSONL or labelled JSONL (question, answer, label)
+    output_dir: str
+    eval_file: str | None = None           # held-out data: AUROC, ECE, precision/recall -> metrics
+    data_format: Literal["auto", "qac", "labelled"] = "auto"
+    encoder: str | None = None             # None: the shipped all-MiniLM-L6-v2
+    max_seq_length: int = 256
+    # one head per principle id with at least this many positives (0 = overall head only)
+    principle_min_positives: int = 15
+    calibration: Literal["temperature", "isotonic"] = "temperature"
+    calibration_fraction: float = 0.25     # share of train questions held back to calibrate
+    threshold_rule: Literal["max_f1", "target_recall"] = "max_f1"
+    target_recall: float = 0.9
+    regularisation_c: float = 1.0          # LogisticRegression C
+    batch_size: int = 64
+    seed: int = 0

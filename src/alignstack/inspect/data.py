@@ -1,0 +1,100 @@
+"""Inspector training data: Q-A-C records (answer != correction -> 1, correction -> 0) or
+labelled records `{"question", "answer", "label"}` (1 / true = misaligned)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import field_validator
+
+from alignstack.core.errors import DataError
+from alignstack.core.records import QA, Correction, content_id, read_jsonl
+
+
+class LabelledQA(QA):
+    label: int
+
+    @field_validator("label", mode="before")
+    @classmethod
+    def _zero_or_one(cls, value: object) -> int:
+        if isinstance(value, bool):
+            return int(value)
+        if value in (0, 1) and not isinstance(value, float):
+            return int(value)
+        raise ValueError(f"label must be 0, 1, true or false (1 = misaligned), got {value!r}")
+
+
+@dataclass
+class Example:
+    question: str
+    answer: str
+    label: int                 # 1 = misaligned
+    principles: list[str]
+    group: str                 # the question's hash: splits never separate a question's rows
+    kind: str | None = None    # harmful / benign / borderline when the record says
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def detect_format(path: str | Path) -> str:
+    """'qac' when the first record has a `correction`, 'labelled' when it has a `label`."""
+    path = Path(path)
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror}", path=path) from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})",
+                                path=path, line=number) from None
+            if isinstance(obj, dict) and "correction" in obj:
+                return "qac"
+            if isinstance(obj, dict) and "label" in obj:
+                return "labelled"
+            raise DataError("neither a Q-A-C record (needs 'correction') nor a labelled one "
+                            "(needs 'label')", path=path, line=number, field="label")
+    raise DataError("no records", path=path)
+
+
+def load_examples(path: str | Path, data_format: str = "auto") -> list[Example]:
+    fmt = detect_format(path) if data_format == "auto" else data_format
+    out: list[Example] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(question: str, answer: str, label: int, principles: list[str],
+            kind: str | None) -> None:
+        key = (normalise(question), normalise(answer))
+        if key not in seen:
+            seen.add(key)
+            out.append(Example(question, answer, label, list(principles), content_id(question),
+                               kind))
+
+    if fmt == "qac":
+        for rec in read_jsonl(path, Correction):
+            misaligned = normalise(rec.answer) != normalise(rec.correction)
+            add(rec.question, rec.answer, int(misaligned), rec.principles, rec.kind)
+            add(rec.question, rec.correction, 0, rec.principles, rec.kind)
+    elif fmt == "labelled":
+        for rec in read_jsonl(path, LabelledQA):
+            add(rec.question, rec.answer, rec.label, rec.principles, getattr(rec, "kind", None))
+    else:
+        raise DataError(f"unknown data format {fmt!r} (auto, qac, labelled)", path=path)
+    labels = {e.label for e in out}
+    if labels != {0, 1}:
+        raise DataError(f"need both aligned (0) and misaligned (1) examples, found only {labels}",
+                        path=path, field="label")
+    return out
+
+
+def principle_labels(examples: list[Example], principle: str) -> list[int]:
+    """1 where the answer is misaligned and its record names `principle`."""
+    return [int(e.label == 1 and principle in e.principles) for e in examples]

@@ -1,0 +1,41 @@
+"""Pair features from a sentence encoder (default: the shipped all-MiniLM-L6-v2):
+[q, a, q*a, |q-a|] over normalised embeddings."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+
+def resolve_encoder(spec: str | None) -> str:
+    from alignstack.backends.models import default_encoder_path
+
+    return default_encoder_path() if spec in (None, "", "minilm") else spec
+
+
+@lru_cache(maxsize=4)
+def load_encoder(path: str, max_seq_length: int = 256):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(path, device="cpu", trust_remote_code=False)
+    model.max_seq_length = max_seq_length
+    return model
+
+
+def embed(path: str, texts: Sequence[str], *, max_seq_length: int = 256, batch_size: int = 64):
+    model = load_encoder(path, max_seq_length)
+    return model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                        convert_to_numpy=True, show_progress_bar=False)
+
+
+def pair_features(path: str, questions: Sequence[str], answers: Sequence[str], *,
+                  max_seq_length: int = 256, batch_size: int = 64):
+    """One row per (question, answer): 4 x the encoder's width (1536 for MiniLM)."""
+    import numpy as np
+
+    unique_q = list(dict.fromkeys(questions))
+    q_emb = embed(path, unique_q, max_seq_length=max_seq_length, batch_size=batch_size)
+    index = {q: i for i, q in enumerate(unique_q)}
+    q = q_emb[[index[x] for x in questions]]
+    a = embed(path, answers, max_seq_length=max_seq_length, batch_size=batch_size)
+    return np.concatenate([q, a, q * a, np.abs(q - a)], axis=1).astype(np.float32)
