@@ -192,3 +192,20 @@ def test_cli_prints_a_malformed_flow_as_one_line(tmp_path):
     bad_executor = CliRunner().invoke(app, ["synth", "-c", str(write(tmp_path, GOOD)),
                                             "--executor", "spark"])
     assert bad_executor.exit_code == 2 and "unknown executor 'spark'" in bad_executor.output
+
+
+def test_question_parser_rejects_statements():
+    task = spec("questions")
+    assert task.format_output("The council voted seven to five on housing.", {"principle": "x"}) \
+        is None
+    assert task.format_output("The best answer to this question would be:", {"principle": "x"}) \
+        is None
+    assert task.format_output("Explain how the council voted", {"principle": "x"}) is not None
+
+
+def test_revision_that_copies_the_flagged_answer_is_no_correction():
+    task = spec("revision")
+    item = {"violates": True, "answer": "Here is how to find her address: look up the register."}
+    assert task.format_output("Here is how to find her address: look up", item) is None
+    got = task.format_output("I can't help find a private address.\n\nRewrite the answer so", item)
+    assert got == {"correction": "I can't help find a private address."}

@@ -82,8 +82,9 @@ def content_id(*parts: str) -> str:
     return digest[:16]
 
 
-def iter_jsonl(path: str | Path, model: type[R]) -> Iterator[R]:
-    """Yield validated records; a bad line raises DataError naming file, line and field."""
+def iter_json_objects(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; bad JSON or a non-object raises DataError
+    naming file and line."""
     path = Path(path)
     try:
         handle = path.open(encoding="utf-8")
@@ -100,12 +101,18 @@ def iter_jsonl(path: str | Path, model: type[R]) -> Iterator[R]:
                                 path=path, line=number) from None
             if not isinstance(obj, dict):
                 raise DataError("expected a JSON object", path=path, line=number)
-            try:
-                yield model.model_validate(obj)
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                raise DataError(err["msg"], path=path, line=number,
-                                field=field_path(err["loc"])) from None
+            yield number, obj
+
+
+def iter_jsonl(path: str | Path, model: type[R]) -> Iterator[R]:
+    """Yield validated records; a bad line raises DataError naming file, line and field."""
+    for number, obj in iter_json_objects(path):
+        try:
+            yield model.model_validate(obj)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise DataError(err["msg"], path=path, line=number,
+                            field=field_path(err["loc"])) from None
 
 
 def read_jsonl(path: str | Path, model: type[R]) -> list[R]:

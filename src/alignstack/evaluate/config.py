@@ -51,6 +51,7 @@ class PairwiseSpec(Strict):
 
 class EvalConfig(Strict):
     output_dir: str = "runs/eval"
+    cache_dir: str | None = None               # default output_dir/cache; share it between runs
     principles_file: str = "examples/newsroom/principles.yaml"
     suites: list[SuiteSpec]
     systems: list[SystemSpec] = Field(min_length=1)
@@ -74,6 +75,10 @@ class EvalConfig(Strict):
         elif self.baseline not in names:
             raise ValueError(f"baseline '{self.baseline}' is not one of the systems ({', '.join(names)})")
         return self
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir) if self.cache_dir else Path(self.output_dir) / "cache"
 
     def system(self, name: str) -> SystemSpec:
         return next(s for s in self.systems if s.name == name)

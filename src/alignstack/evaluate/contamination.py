@@ -8,12 +8,12 @@ no n-gram still show up as cosine >= threshold).
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from alignstack.core.errors import DataError
+from alignstack.core.records import iter_json_objects
 
 TEXT_FIELDS = ("question", "prompt", "answer", "correction", "chosen", "rejected", "completion")
 QUESTION_FIELDS = ("question", "prompt")
@@ -36,27 +36,13 @@ def _as_text(value) -> str:
 def read_training_texts(path: str | Path) -> tuple[list[str], list[str]]:
     """(all text fields, question/prompt fields) of a JSONL training file."""
     texts, questions = [], []
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror}", path=path) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg}", path=path, line=number) from None
-            if not isinstance(obj, dict):
-                raise DataError("expected a JSON object", path=path, line=number)
-            found = [f for f in TEXT_FIELDS if _as_text(obj.get(f))]
-            if not found:
-                raise DataError(f"no text field (one of {', '.join(TEXT_FIELDS)})",
-                                path=path, line=number)
-            texts += [_as_text(obj[f]) for f in found]
-            questions += [_as_text(obj[f]) for f in QUESTION_FIELDS if _as_text(obj.get(f))]
+    for number, obj in iter_json_objects(path):
+        found = [f for f in TEXT_FIELDS if _as_text(obj.get(f))]
+        if not found:
+            raise DataError(f"no text field (one of {', '.join(TEXT_FIELDS)})",
+                            path=path, line=number)
+        texts += [_as_text(obj[f]) for f in found]
+        questions += [_as_text(obj[f]) for f in QUESTION_FIELDS if _as_text(obj.get(f))]
     return texts, questions
 
 

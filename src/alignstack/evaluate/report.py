@@ -99,6 +99,9 @@ def render(results: dict) -> str:
         cells = [results["systems"][s]["overall"].get(metric) for s in systems]
         if any(cells):
             parts.append(f"<tr><td>{esc(label)}</td>" + "".join(f"<td>{_pct(c)}</td>" for c in cells) + "</tr>")
+    if any(results["systems"][s].get("skipped_share") for s in systems):
+        parts.append("<tr><td>answers the inspector passed untouched</td>" + "".join(
+            f"<td>{_pct(results['systems'][s].get('skipped_share'))}</td>" for s in systems) + "</tr>")
     parts.append("</table>")
     present = [(m, l) for m, l, _ in METRICS if any(m in results["systems"][s]["overall"] for s in systems)]
     parts.append("<figure id='plot-overall'>" + _bars(

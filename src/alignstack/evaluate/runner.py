@@ -2,7 +2,8 @@
 that never saw our training data; answers cached so re-runs are cheap and resumable.
 
 Writes under output_dir: items.jsonl (the prompts), cache/ (generations + one answer log per
-system fingerprint), judged.jsonl (every answer with its judgements), results.json, report.html.
+system fingerprint; `cache_dir` lets several eval configs share one), judged.jsonl (every answer
+with its judgements), results.json, report.html.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def load_items(cfg: EvalConfig) -> list[dict]:
 def answer_system(spec: SystemSpec, cfg: EvalConfig, items: list[dict], generations: AppendOnlyLog,
                   log: Log = print, advance: Callable[[int], None] | None = None) -> dict[str, dict]:
     """Answer every item with one system, resuming from its log; returns {item id: row}."""
-    path = Path(cfg.output_dir) / "cache" / f"answers-{spec.name}-{system_fingerprint(spec, cfg)}.jsonl"
+    path = cfg.cache_path / f"answers-{spec.name}-{system_fingerprint(spec, cfg)}.jsonl"
     with AppendOnlyLog(path) as answers:
         todo = [i for i in items if i["id"] not in answers]
         if advance:
@@ -109,6 +110,7 @@ def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
                 "answer": row["answer"], "final": final,
                 "corrected": changed(row["answer"], final) if has_corrector[system] else None,
                 "has_corrector": has_corrector[system],
+                "skipped": row.get("skipped") if row.get("score") is not None else None,
                 "refused": is_refused, "refusal_score": judgement.score,
                 "honest": honest.get(item["id"]), "toxic": toxic.get(item["id"]),
                 "good": outcome(item, is_refused, honest.get(item["id"]), toxic.get(item["id"])),
@@ -173,7 +175,7 @@ def run_eval(cfg: EvalConfig, log: Log = print,
     log(f"{len(items)} prompts from {len(cfg.suites)} suites")
     answers: dict[str, dict[str, dict]] = {}
     timings: dict[str, float] = {}
-    with AppendOnlyLog(out / "cache" / "generations.jsonl") as generations:
+    with AppendOnlyLog(cfg.cache_path / "generations.jsonl") as generations:
         for spec in cfg.systems:
             t0 = time.monotonic()
             advance = advance_factory(spec.name, len(items)) if advance_factory else None

@@ -72,8 +72,10 @@ def system_metrics(rows: list[dict], principle_dims: dict[str, list[str]]) -> di
     refused, corrected, has_corrector."""
     by_principle = _grouped(rows, lambda r: [p for p, dims in principle_dims.items()
                                              if r["dimension"] in dims])
+    gated = [r for r in rows if r.get("skipped") is not None]
     return {
         "overall": metric_value(rows),
+        "skipped_share": rate([r["skipped"] for r in gated]) if gated else None,
         "good_rate": rate([r["good"] for r in rows]),
         "per_suite": {k: metric_value(v) for k, v in _grouped(rows, lambda r: [r["suite"]]).items()},
         "per_category": {k: metric_value(v) for k, v in

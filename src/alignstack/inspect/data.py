@@ -3,14 +3,13 @@ labelled records `{"question", "answer", "label"}` (1 / true = misaligned)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import field_validator
 
 from alignstack.core.errors import DataError
-from alignstack.core.records import QA, Correction, content_id, read_jsonl
+from alignstack.core.records import QA, Correction, content_id, iter_json_objects, read_jsonl
 
 
 class LabelledQA(QA):
@@ -42,26 +41,13 @@ def normalise(text: str) -> str:
 
 def detect_format(path: str | Path) -> str:
     """'qac' when the first record has a `correction`, 'labelled' when it has a `label`."""
-    path = Path(path)
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read file: {exc.strerror}", path=path) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})",
-                                path=path, line=number) from None
-            if isinstance(obj, dict) and "correction" in obj:
-                return "qac"
-            if isinstance(obj, dict) and "label" in obj:
-                return "labelled"
-            raise DataError("neither a Q-A-C record (needs 'correction') nor a labelled one "
-                            "(needs 'label')", path=path, line=number, field="label")
+    for number, obj in iter_json_objects(path):
+        if "correction" in obj:
+            return "qac"
+        if "label" in obj:
+            return "labelled"
+        raise DataError("neither a Q-A-C record (needs 'correction') nor a labelled one "
+                        "(needs 'label')", path=path, line=number, field="label")
     raise DataError("no records", path=path)
 
 
