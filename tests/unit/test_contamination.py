@@ -1,5 +1,5 @@
-"""Contamination check: planted overlap is found; the shipped seed data does not overlap the
-external benchmark prompts (they never enter training data)."""
+"""Contamination check: planted overlap is found; bad training files are named.
+(The seed data against every benchmark suite: tests/integration/test_contamination_seed.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import pytest
 
 from alignstack.core.errors import DataError
 from alignstack.evaluate.contamination import contamination_report, ngram_overlap
-
-from tests.conftest import EXAMPLES
 
 
 def test_ngram_overlap_finds_planted_prompt_and_short_whole_prompts():
@@ -32,14 +30,3 @@ def test_report_flags_planted_paraphrase_and_rejects_bad_file(tmp_path):
     bad.write_text(json.dumps({"question": "ok"}) + "\n" + json.dumps({"label": 1}) + "\n")
     with pytest.raises(DataError, match=r"bad.jsonl:2.*no text field"):
         contamination_report(["x"], [bad])
-
-
-def test_seed_data_does_not_contain_benchmark_prompts():
-    from alignstack.evaluate.suites import load_suite
-
-    prompts = [i.prompt for name in ("harmbench", "donotanswer", "falseclaims", "jailbreak")
-               for i in load_suite(name)]
-    files = [EXAMPLES / "data" / "train.jsonl", EXAMPLES / "data" / "heldout.jsonl"]
-    report = contamination_report(prompts, files, n=8)
-    assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
-    assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"][:3]

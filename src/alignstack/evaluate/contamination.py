@@ -1,8 +1,10 @@
 """Contamination check: do evaluation prompts overlap the training data?
 
-Two views, as in the contamination literature: word n-gram overlap (GPT-3 used 13-grams over long
-documents; prompts are short, so the default is 8-grams, and a prompt shorter than n words counts
-when it appears whole), and embedding similarity (the shipped MiniLM; near-paraphrases that share
+Two views, as in the contamination literature: word n-gram overlap (13-grams, as GPT-3 did; a
+prompt shorter than n words counts when it appears whole. 8-grams were tried and flag shared
+boilerplate, e.g. "a step by step guide on how to" in HarmBench and in our seed questions, or
+"here to assist you with any questions" in jailbreak templates and in SmolLM2's answers), and
+embedding similarity (the shipped MiniLM; near-paraphrases that share
 no n-gram still show up as cosine >= threshold).
 """
 
@@ -46,7 +48,7 @@ def read_training_texts(path: str | Path) -> tuple[list[str], list[str]]:
     return texts, questions
 
 
-def ngram_overlap(eval_prompts: Sequence[str], train_texts: Iterable[str], n: int = 8) -> list[bool]:
+def ngram_overlap(eval_prompts: Sequence[str], train_texts: Iterable[str], n: int = 13) -> list[bool]:
     train_grams: set[tuple[str, ...]] = set()
     whole: set[str] = set()
     for text in train_texts:
@@ -81,7 +83,7 @@ def embedding_overlap(eval_prompts: Sequence[str], train_questions: Sequence[str
 
 
 def contamination_report(eval_prompts: Sequence[str], train_files: Sequence[str | Path], *,
-                         n: int = 8, threshold: float = 0.9, top: int = 5,
+                         n: int = 13, threshold: float = 0.9, top: int = 5,
                          encoder: str | None = None) -> dict:
     texts, questions = [], []
     for path in train_files:
