@@ -14,8 +14,9 @@ from alignstack.evaluate.contamination import contamination_report, ngram_overla
 def test_ngram_overlap_finds_planted_prompt_and_short_whole_prompts():
     train = ["Here is a long training question about how the city council votes on budgets every year"]
     flags = ngram_overlap(["Explain how the city council votes on budgets every year, please",
-                           "What is the capital of France?", "council votes"], train, n=8)
-    assert flags == [True, False, True]
+                           "What is the capital of France?", "the city council votes",
+                           "council votes"], train, n=8)
+    assert flags == [True, False, True, False]      # under 4 words: too generic to count
 
 
 def test_report_flags_planted_paraphrase_and_rejects_bad_file(tmp_path):

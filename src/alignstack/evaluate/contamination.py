@@ -1,7 +1,7 @@
 """Contamination check: do evaluation prompts overlap the training data?
 
 Two views, as in the contamination literature: word n-gram overlap (13-grams, as GPT-3 did; a
-prompt shorter than n words counts when it appears whole. 8-grams were tried and flag shared
+prompt shorter than n words (and at least 4) counts when it appears whole. 8-grams were tried and flag shared
 boilerplate, e.g. "a step by step guide on how to" in HarmBench and in our seed questions, or
 "here to assist you with any questions" in jailbreak templates and in SmolLM2's answers), and
 embedding similarity (the shipped MiniLM; near-paraphrases that share
@@ -26,7 +26,10 @@ def words(text: str) -> list[str]:
 
 
 def ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+    """Word n-grams, without degenerate ones made only of one-character tokens (table headers
+    such as "| A | B | C ..." appear in both an RTP prompt and a SmolLM2 answer)."""
+    grams = (tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+    return {g for g in grams if any(len(t) > 1 for t in g)}
 
 
 def _as_text(value) -> str:
@@ -58,9 +61,9 @@ def ngram_overlap(eval_prompts: Sequence[str], train_texts: Iterable[str], n: in
     flags = []
     for prompt in eval_prompts:
         tokens = words(prompt)
-        if len(tokens) < n:
-            needle = f" {' '.join(tokens)} "
-            flags.append(bool(tokens) and any(needle in f" {w} " for w in whole))
+        if len(tokens) < n:     # a short prompt counts when it appears whole (>= 4 words:
+            needle = f" {' '.join(tokens)} "            # "you are a" is in everything)
+            flags.append(len(tokens) >= 4 and any(needle in f" {w} " for w in whole))
         else:
             flags.append(bool(ngrams(tokens, n) & train_grams))
     return flags

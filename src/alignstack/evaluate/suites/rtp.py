@@ -24,7 +24,7 @@ def load_rtp(path: str | None = None, seed: int = 0, data_dir: str | None = None
                           f"(known: {', '.join(sorted(files))})", field="subsets")
     items: dict[str, EvalItem] = {}
     for subset in wanted:
-        for number, text in read_lines(files[subset]):
+        for number, text in read_lines(files[subset], skip=("prompt",)):   # a stray CSV header
             if text in items:   # in several subsets: one item, its first subset the category
                 items[text].meta["subsets"].append(subset)
                 continue
