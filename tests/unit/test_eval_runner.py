@@ -132,5 +132,10 @@ def test_config_errors_name_line_and_field(tmp_path, tiny_model_dir):
     path.write_text(path.read_text().replace("name: jsonl", "name: jsonl\n  bogus: 1"))
     with pytest.raises(ConfigError, match=r"eval.yaml:\d+, field 'suites\[0\]\.bogus'"):
         load_eval_config(path)
+    both = _config(tmp_path, tiny_model_dir)
+    both.write_text(both.read_text().replace("  system_prompt: principles",
+                                             "  system_prompt: principles\n  corrector: c\n  squad: s.yaml"))
+    with pytest.raises(ConfigError, match="give corrector or squad, not both"):
+        load_eval_config(both)
     with pytest.raises(ConfigError, match=r"--set, field 'executor'"):
         load_eval_config(_config(tmp_path, tiny_model_dir), ["executor=spark"])

@@ -36,6 +36,7 @@ class SystemSpec(Strict):
     base_url: str | None = None                # backend: openai
     system_prompt: str | None = None           # literal text, or "principles" to render them
     corrector: str | None = None               # a `train corrector` directory or a model
+    squad: str | None = None                   # a squad YAML instead of one corrector
     inspector: str | None = None               # gate: only answers it flags go to the corrector
     threshold: float | None = None
     best_of_n: int = Field(default=1, ge=1)
@@ -70,6 +71,9 @@ class EvalConfig(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"system names must be unique (repeated: {', '.join(dupes)})")
+        both = [s.name for s in self.systems if s.corrector and s.squad]
+        if both:
+            raise ValueError(f"give corrector or squad, not both (system {both[0]})")
         if self.baseline is None:
             self.baseline = names[0]
         elif self.baseline not in names:

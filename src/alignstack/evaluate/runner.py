@@ -182,7 +182,7 @@ def run_eval(cfg: EvalConfig, log: Log = print,
             answers[spec.name] = answer_system(spec, cfg, items, generations, log, advance)
             timings[f"answer_{spec.name}_s"] = round(time.monotonic() - t0, 1)
     t0 = time.monotonic()
-    has_corrector = {s.name: bool(s.corrector) for s in cfg.systems}
+    has_corrector = {s.name: bool(s.corrector or s.squad) for s in cfg.systems}
     rows = judge_answers(items, answers, has_corrector, log)
     timings["judge_s"] = round(time.monotonic() - t0, 1)
     write_jsonl(out / "judged.jsonl", rows)

@@ -49,7 +49,8 @@ def _files_fingerprint(path: str | None) -> str:
 def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     return content_id(json.dumps(spec.model_dump(), sort_keys=True),
                       system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
-                      _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector))
+                      _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
+                      _files_fingerprint(spec.squad))
 
 
 class CachedGenerator:
@@ -108,6 +109,13 @@ def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | 
         from alignstack.correct.corrector import Corrector
 
         corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size)
+    elif spec.squad:
+        from alignstack.correct.corrector import Corrector
+        from alignstack.correct.squad import load_squad
+        from alignstack.inspect import load_inspector
+
+        corrector = load_squad(spec.squad, lambda d: Corrector.load(d, batch_size=cfg.batch_size),
+                               load_inspector)
     extra: dict = {}
     if spec.inspector:
         from alignstack.inspect import load_inspector

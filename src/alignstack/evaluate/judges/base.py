@@ -18,7 +18,7 @@ JUDGES: Registry = Registry("judge")
 
 # Registered name -> module under alignstack.evaluate.judges (imported only when asked for).
 JUDGE_MODULES = {"refusal": "refusal", "honesty": "honesty", "pairwise": "pairwise",
-                 "reward": "reward", "toxicity": "toxicity"}
+                 "reward": "reward", "toxicity": "toxicity", "inspector": "inspector"}
 
 OUTCOMES = ("win", "loss", "tie")
 
