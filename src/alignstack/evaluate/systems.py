@@ -47,7 +47,8 @@ def _files_fingerprint(path: str | None) -> str:
 
 
 def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
-    return content_id(json.dumps(spec.model_dump(), sort_keys=True),
+    # exclude_none: a new optional field (unset) must not invalidate existing caches
+    return content_id(json.dumps(spec.model_dump(exclude_none=True), sort_keys=True),
                       system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
                       _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
                       _files_fingerprint(spec.squad))
