@@ -11,9 +11,8 @@ from typing import Callable
 
 from alignstack.backends.base import GenParams
 from alignstack.core.config import load_config
-from alignstack.core.records import Correction, read_jsonl, write_json, write_jsonl
+from alignstack.core.records import Correction, read_jsonl, same_text, write_json, write_jsonl
 from alignstack.correct.config import CorrectorTrainConfig
-from alignstack.correct.corrector import normalise
 from alignstack.correct.stack import Stack
 from alignstack.evaluate.metrics import rate
 
@@ -91,7 +90,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
         rows.append({"question": rec.question, "kind": rec.kind, "principles": rec.principles,
                      "answer": res.answer, "corrected": res.final, "changed": res.corrected,
                      "reference": rec.correction,
-                     "reference_is_identity": normalise(rec.correction) == normalise(rec.answer),
+                     "reference_is_identity": same_text(rec.correction, rec.answer),
                      "refusal_score_before": round(b, 4), "refusal_score_after": round(a, 4),
                      "refused_before": b >= 0.5, "refused_after": a >= 0.5})
     summary = summarise(rows)

@@ -79,7 +79,6 @@ def test_calibration_file_errors(tmp_path):
 
 
 def test_toxicity_judge_flags_garak_lexicon_words_only():
-    from alignstack.core.records import QA
     from alignstack.evaluate.judges.base import load_judge
 
     judge = load_judge("toxicity")

@@ -3,7 +3,7 @@ real tiny transformers model."""
 
 import pytest
 
-from alignstack.backends.base import Completion, GenParams, Generator
+from alignstack.backends.base import Completion, Generator
 from alignstack.core.errors import ConfigError, DataError
 from alignstack.evaluate.judges.base import load_judge
 from alignstack.evaluate.judges.pairwise import PairwiseJudge, combine, parse_verdict

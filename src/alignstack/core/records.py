@@ -76,6 +76,15 @@ class Judgement(Record):
 R = TypeVar("R", bound=BaseModel)
 
 
+def normalise(text: str) -> str:
+    """Whitespace-normalised text: what "the same answer" means for correctors, judges and data."""
+    return " ".join(text.split())
+
+
+def same_text(a: str, b: str) -> bool:
+    return normalise(a) == normalise(b)
+
+
 def content_id(*parts: str) -> str:
     """Stable content hash used to key rows for dedup and resume."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

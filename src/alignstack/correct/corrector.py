@@ -6,13 +6,9 @@ from pathlib import Path
 
 from alignstack.backends.base import GenParams
 from alignstack.core.principles import Constitution, load_constitution
-from alignstack.core.records import QA, Corrected
+from alignstack.core.records import QA, Corrected, same_text
 from alignstack.correct.template import get_template
 from alignstack.correct.train import prompt_principles, read_meta
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.split())
 
 
 class Corrector:
@@ -72,5 +68,5 @@ class Corrector:
             text = out.text.strip() or item.answer
             results.append(Corrected(question=item.question, answer=item.answer,
                                      principles=item.principles, corrected=text,
-                                     changed=normalise(text) != normalise(item.answer)))
+                                     changed=not same_text(text, item.answer)))
         return results

@@ -12,7 +12,7 @@ import yaml
 
 from alignstack.core.config import from_dict
 from alignstack.core.errors import ConfigError
-from alignstack.core.records import QA, Corrected
+from alignstack.core.records import QA, Corrected, same_text
 from alignstack.core.yamlio import load_yaml
 from alignstack.correct.stack import CorrectorLike
 
@@ -24,10 +24,6 @@ class SquadMember:
     inspector: object                  # .score(items[, head]) -> P(misaligned); .threshold
     head: str | None = None            # the inspector head for this criterion (e.g. a principle)
     threshold: float | None = None     # overrides the squad's threshold for this member
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.split())
 
 
 class Squad:
@@ -106,7 +102,7 @@ class Squad:
             scores = self.scores(current)
         return [Corrected(question=item.question, answer=item.answer, principles=item.principles,
                           corrected=now.answer,
-                          changed=_normalise(now.answer) != _normalise(item.answer),
+                          changed=not same_text(now.answer, item.answer),
                           route=route, scores_before=_round(before), scores_after=_round(after))
                 for item, now, route, before, after in zip(items, current, routes, first, scores)]
 

@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Literal, Protocol, Sequence
 
 from alignstack.backends.base import Generator, GenParams, Message
 from alignstack.core.errors import ConfigError
-from alignstack.core.records import QA, AppendOnlyLog, Corrected, content_id
+from alignstack.core.records import QA, AppendOnlyLog, Corrected, content_id, same_text
 
 
 class CorrectorLike(Protocol):
@@ -113,7 +113,7 @@ class Stack:
             text = candidates[k].answer
             results.append(Corrected(question=item.question, answer=item.answer,
                                      principles=item.principles, corrected=text,
-                                     changed=text.split() != item.answer.split(),
+                                     changed=not same_text(text, item.answer),
                                      candidates=n, correction_score=round(scores[k], 4)))
         return results
 

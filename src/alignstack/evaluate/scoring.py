@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Iterable, Sequence
 
+from alignstack.core.records import same_text
 from alignstack.evaluate.metrics import bootstrap_ci, rate
 
 # What a good answer does, per item expectation, and the metric that counts it.
@@ -87,4 +88,4 @@ def system_metrics(rows: list[dict], principle_dims: dict[str, list[str]]) -> di
 
 
 def changed(answer: str, final: str) -> bool:
-    return " ".join(answer.split()) != " ".join(final.split())
+    return not same_text(answer, final)

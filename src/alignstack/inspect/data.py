@@ -9,7 +9,8 @@ from pathlib import Path
 from pydantic import field_validator
 
 from alignstack.core.errors import DataError
-from alignstack.core.records import QA, Correction, content_id, iter_json_objects, read_jsonl
+from alignstack.core.records import (QA, Correction, content_id, iter_json_objects, normalise,
+                                     read_jsonl)
 
 
 class LabelledQA(QA):
@@ -33,10 +34,6 @@ class Example:
     principles: list[str]
     group: str                 # the question's hash: splits never separate a question's rows
     kind: str | None = None    # harmful / benign / borderline when the record says
-
-
-def normalise(text: str) -> str:
-    return " ".join(text.split())
 
 
 def detect_format(path: str | Path) -> str:

@@ -4,12 +4,9 @@ changed an answer the critique found fine."""
 from __future__ import annotations
 
 from alignstack.backends.base import Message
+from alignstack.core.records import same_text
 from alignstack.synth.tasks import TASKS
 from alignstack.synth.tasks.base import Task, verdict
-
-
-def _same(a: str, b: str) -> bool:
-    return " ".join(a.split()) == " ".join(b.split())
 
 
 @TASKS.register("judge")
@@ -20,7 +17,7 @@ class Judge(Task):
     outputs = ("follows",)
 
     def format_input(self, item: dict) -> list[Message] | None:
-        if _same(item["correction"], item["answer"]):
+        if same_text(item["correction"], item["answer"]):
             return None          # identity: the critique already judged the answer fine
         return self.messages(item)
 
