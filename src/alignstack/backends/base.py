@@ -54,3 +54,12 @@ def load_backend(kind: str, **options: object) -> Generator:
         except ModuleNotFoundError:
             pass
     return BACKENDS.get(kind)(**options)
+
+
+def open_backend(kind: str, model: str, *, base_url: str | None = None,
+                 batch_size: int = 8) -> Generator:
+    """A backend from the options commands take: a batch size for local models, an endpoint for
+    HTTP ones (the API key comes from OPENAI_API_KEY)."""
+    if kind == "transformers":
+        return load_backend(kind, model=model, batch_size=batch_size)
+    return load_backend(kind, model=model, **({"base_url": base_url} if base_url else {}))

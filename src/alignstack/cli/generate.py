@@ -24,17 +24,13 @@ def generate(
     batch_size: int = typer.Option(8),
 ) -> None:
     """Answer questions; re-running after an interruption continues where it stopped."""
-    from alignstack.backends.base import GenParams, load_backend
+    from alignstack.backends.base import GenParams, open_backend
     from alignstack.core.records import Question, read_jsonl
     from alignstack.correct.stack import Stack, answer_resumable
 
     rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
-    options = {"model": model}
-    if backend == "transformers":
-        options["batch_size"] = batch_size
-    elif base_url:
-        options["base_url"] = base_url
-    stack = Stack(load_backend(backend, **options), system_prompt=system_prompt,
+    stack = Stack(open_backend(backend, model, base_url=base_url, batch_size=batch_size),
+                  system_prompt=system_prompt,
                   params=GenParams(max_new_tokens=max_new_tokens, temperature=temperature))
     with progress() as bar:
         task = bar.add_task("answering", total=len(rows))

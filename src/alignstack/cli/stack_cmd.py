@@ -44,7 +44,7 @@ def stack(
     batch_size: int = typer.Option(8),
 ) -> None:
     """Answer questions through the stack; re-running after an interruption continues."""
-    from alignstack.backends.base import GenParams, load_backend
+    from alignstack.backends.base import GenParams, open_backend
     from alignstack.core.errors import ConfigError
     from alignstack.core.records import Question, read_jsonl, write_json
     from alignstack.correct.corrector import Corrector
@@ -63,12 +63,8 @@ def stack(
                            load_inspector)
     else:
         fixer = None
-    options: dict = {"model": upstream}
-    if backend == "transformers":
-        options["batch_size"] = batch_size
-    elif base_url:
-        options["base_url"] = base_url
-    pipeline = Stack(load_backend(backend, **options), fixer,
+    pipeline = Stack(open_backend(backend, upstream, base_url=base_url, batch_size=batch_size),
+                     fixer,
                      GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
                      system_prompt, inspector=gate, threshold=threshold, best_of_n=best_of_n,
                      best_of=best_of)

@@ -123,16 +123,12 @@ def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
 def pairwise_win_rates(cfg: EvalConfig, items: list[dict], answers: dict[str, dict[str, dict]],
                        log: Log = print) -> dict:
     """LLM-as-judge, A/B/Equal with position swapping, each system against the baseline."""
-    from alignstack.backends.base import load_backend
+    from alignstack.backends.base import open_backend
     from alignstack.evaluate.judges.pairwise import PairwiseJudge
 
     spec = cfg.pairwise
-    options = {"model": spec.model}
-    if spec.backend == "openai":
-        options["base_url"] = spec.base_url
-    else:
-        options["batch_size"] = cfg.batch_size
-    judge = PairwiseJudge(load_backend(spec.backend, **options), criteria=spec.criteria)
+    judge = PairwiseJudge(open_backend(spec.backend, spec.model, base_url=spec.base_url,
+                                       batch_size=cfg.batch_size), criteria=spec.criteria)
     chosen = items[:spec.max_items] if spec.max_items else items
     base = answers[cfg.baseline]
     out = {}

@@ -11,11 +11,10 @@ Two caches, both append-only JSONL keyed by content hashes:
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
-from alignstack.backends.base import Completion, Generator, GenParams, Message
+from alignstack.backends.base import Completion, Generator, GenParams, Message, open_backend
 from alignstack.core.principles import load_constitution
 from alignstack.core.records import AppendOnlyLog, content_id
 from alignstack.evaluate.config import EvalConfig, SystemSpec
@@ -91,12 +90,8 @@ class CachedGenerator:
 
 
 def load_upstream(spec: SystemSpec, batch_size: int) -> Generator:
-    from alignstack.backends.base import load_backend
-
-    if spec.backend == "openai":
-        return load_backend("openai", model=spec.upstream, base_url=spec.base_url,
-                            api_key=os.environ.get("OPENAI_API_KEY", "not-needed"))
-    return load_backend("transformers", model=spec.upstream, batch_size=batch_size)
+    return open_backend(spec.backend, spec.upstream, base_url=spec.base_url,
+                        batch_size=batch_size)
 
 
 def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | None = None):
