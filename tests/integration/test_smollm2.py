@@ -32,13 +32,34 @@ def test_embedded_gguf_materialises_to_a_trainable_checkpoint(smollm2_dir, upstr
     assert "Paris" in out[0].text
 
 
-def test_seed_answers_are_what_the_upstream_says(upstream):
-    """The shipped answers reproduce: greedy SmolLM2 at 96 new tokens gives them again."""
-    records = read_jsonl(EXAMPLES / "data" / "heldout.jsonl", Correction)[:4]
-    outs = upstream.generate([[{"role": "user", "content": r.question}] for r in records],
-                             GenParams(max_new_tokens=96))
-    same = sum(o.text == r.answer for o, r in zip(outs, records))
-    assert same >= 3, [(o.text[:60], r.answer[:60]) for o, r in zip(outs, records)]
+def _argmax_agreement(model, tok, question: str, answer: str) -> float:
+    """Share of the answer's tokens that are the model's own argmax, teacher-forced."""
+    import torch
+
+    prompt = tok.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                     add_generation_prompt=True)
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    a_ids = tok(answer, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([p_ids + a_ids])
+    with torch.inference_mode():
+        logits = model(ids).logits[0, len(p_ids) - 1:-1]
+    return (logits.argmax(-1) == ids[0, len(p_ids):]).float().mean().item()
+
+
+def test_seed_answers_are_what_the_upstream_says():
+    """The shipped answers are SmolLM2's greedy outputs. Greedy text differs between CPUs (native
+    bf16 or not, kernel choice), so this checks a property that survives that: teacher-forced on
+    each shipped answer, the model's own argmax agrees with almost every answer token, far more
+    than with a reviewer-written correction."""
+    from alignstack.backends.transformers_backend import load_model_and_tokenizer
+
+    model, tok = load_model_and_tokenizer("smollm2", device="cpu", dtype="float32")
+    records = read_jsonl(EXAMPLES / "data" / "heldout.jsonl", Correction)
+    agreement = [_argmax_agreement(model, tok, r.question, r.answer) for r in records[:6]]
+    assert min(agreement) > 0.8 and sum(agreement) / len(agreement) > 0.9, agreement
+    written = [_argmax_agreement(model, tok, r.question, r.correction)
+               for r in records if r.kind == "harmful"][:3]
+    assert max(written) < min(agreement), (written, agreement)
 
 
 def test_train_a_few_lora_steps_and_correct_a_real_answer(tmp_path, upstream):

@@ -1,9 +1,11 @@
-"""Pick dtype and threads from the hardware: bf16 only where it is native (emulated bf16 on a CPU
-without it made TRL ~15x slower here), fp32 otherwise."""
+"""Pick dtype and threads from the hardware, in this one place: bf16 only where it is native
+(emulated bf16 on a CPU without it made TRL ~15x slower here), fp32 otherwise; one torch thread per
+core this process may use (ALIGNSTACK_THREADS overrides)."""
 
 from __future__ import annotations
 
 import functools
+import os
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,3 +50,44 @@ def resolve_dtype(name: str, device: str):
         from alignstack.core.errors import ConfigError
 
         raise ConfigError(f"unknown dtype '{name}' (auto, float32, bfloat16, float16)") from None
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def torch_threads() -> int:
+    """ALIGNSTACK_THREADS when set (e.g. 1 under a contended CPU), else the usable cores."""
+    raw = os.environ.get("ALIGNSTACK_THREADS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            from alignstack.core.errors import ConfigError
+
+            raise ConfigError(f"ALIGNSTACK_THREADS must be a positive integer, got {raw!r}")
+        return value
+    return usable_cores()
+
+
+_CONFIGURED: list[int] = []
+
+
+def configure_torch(threads: int | None = None) -> int:
+    """Set torch's intra-op threads: to `threads` when given (a command's --threads), else once
+    per process from the hardware; a later implicit call keeps an explicit choice. Returns it."""
+    import torch
+
+    if threads is None and _CONFIGURED:
+        return _CONFIGURED[-1]
+    count = threads or torch_threads()
+    if torch.get_num_threads() != count:
+        torch.set_num_threads(count)
+    _CONFIGURED.append(count)
+    return count

@@ -6,7 +6,7 @@ import time
 from typing import Sequence
 
 from alignstack.backends.base import BACKENDS, Completion, GenParams, Message
-from alignstack.backends.hardware import best_device, resolve_dtype
+from alignstack.backends.hardware import best_device, configure_torch, resolve_dtype
 from alignstack.backends.models import resolve
 from alignstack.core.errors import BackendError
 
@@ -16,6 +16,7 @@ def load_model_and_tokenizer(spec: str, *, device: str = "auto", dtype: str = "a
     """Load a causal LM (built-in name, path, .gguf or hub id), optionally with a PEFT adapter."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    configure_torch()
     resolved = resolve(spec)
     device = best_device() if device == "auto" else device
     torch_dtype = resolve_dtype(dtype, device)

@@ -30,9 +30,9 @@ def synth(
 
     flow = load_flow(config, output_dir=output_dir)
     if threads:
-        import torch
+        from alignstack.backends.hardware import configure_torch
 
-        torch.set_num_threads(threads)
+        configure_torch(threads)
     if executor == "local":
         runner = LocalExecutor()
     elif executor == "ray":

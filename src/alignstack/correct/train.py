@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from alignstack.backends.hardware import best_device, resolve_dtype
+from alignstack.backends.hardware import best_device, configure_torch, resolve_dtype
 from alignstack.backends.models import resolve
 from alignstack.core.errors import DataError
 from alignstack.core.principles import Constitution, load_constitution
@@ -87,6 +87,7 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
     constitution = load_constitution(cfg.principles_file) if cfg.principles_file else None
     check_principles(records, constitution, cfg.train_file)
 
+    configure_torch()
     device = best_device()
     dtype = resolve_dtype(cfg.dtype, device)
     path = resolve(cfg.base_model).path
