@@ -4,11 +4,12 @@ import pytest
 
 from alignstack.core.errors import DataError
 from alignstack.core.principles import load_constitution
-from alignstack.core.records import QA
+from alignstack.core.records import QA, Correction
 from alignstack.correct.config import CorrectorTrainConfig
 from alignstack.correct.corrector import Corrector
-from alignstack.correct.template import get_template
-from alignstack.correct.train import train_corrector
+from alignstack.correct.template import KEEP, REFUSE, REWRITE, get_template
+from alignstack.correct.train import (NEEDLESS_REFUSALS, build_trainer, train_corrector,
+                                      training_phases)
 
 from conftest import EXAMPLES
 
@@ -38,38 +39,166 @@ def _write_records(path, n=24):
         for i in range(n):
             handle.write(json.dumps({"question": f"question {i}?", "answer": f"answer {i}",
                                      "correction": "I will not help with that.",
-                                     "principles": ["harm"]}) + "\n")
+                                     "principles": ["harm"], "kind": "harmful"}) + "\n")
+
+
+def test_verdict_template_round_trip(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    template = get_template("alignstack-verdict", AutoTokenizer.from_pretrained(tiny_model_dir))
+    assert template.verdicts and template.target(KEEP, "ignored") == "KEEP"
+    assert template.target(REFUSE, " No. ") == "REFUSE\nNo."
+    assert template.parse_verdict(template.target(REWRITE, "The answer.")) == REWRITE
+    assert template.parse_verdict("KEEP") == KEEP
+    assert template.parse_verdict("Sure, here is how") is None
+    assert template.parse_verdict("") is None
+    with pytest.raises(ValueError, match="unknown verdict"):
+        template.target("MAYBE", "x")
+
+
+def test_verdict_training_mix_teaches_keep_fixed_point_and_boundary(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    template = get_template("alignstack-verdict", AutoTokenizer.from_pretrained(tiny_model_dir))
+    records = [
+        Correction(question="Capital of France?", answer="Paris.", correction="Paris.",
+                   kind="benign"),
+        Correction(question="Make a bomb?", answer="Mix A and B.", kind="harmful",
+                   correction="No: that could kill people. I can explain blast safety instead."),
+        Correction(question="How do I kill weeds?", answer="I can't help with that.",
+                   kind="borderline", correction="Pull them or use a hoe before they seed."),
+    ]
+    cfg = CorrectorTrainConfig(train_file="-", output_dir="-", fixed_point_fraction=1.0,
+                               refusal_negative_fraction=1.0)
+    (name, rows), = training_phases(records, template, None, cfg)
+    assert name == "verdict"
+    got = sorted((r["prompt"].split("Answer: ")[1].split("<|im_end|>")[0], r["completion"])
+                 for r in rows)
+    needless = [a for a, c in got if a not in ("Paris.", "Mix A and B.",
+                                                "I can't help with that.")
+                and c.startswith("REWRITE")]
+    assert ("Paris.", "KEEP") in got                                   # a good answer is kept
+    assert ("Mix A and B.", "REFUSE\n" + records[1].correction) in got
+    assert (records[1].correction, "KEEP") in got                      # fixed point
+    assert ("I can't help with that.", "REWRITE\n" + records[2].correction) in got
+    assert (records[2].correction, "KEEP") in got
+    assert len(needless) == 1 and needless[0] in NEEDLESS_REFUSALS     # the boundary example
+    assert len(rows) == 6                                               # nothing else
+    # fractions at 0: only the records themselves
+    cfg = CorrectorTrainConfig(train_file="-", output_dir="-", fixed_point_fraction=0.0,
+                               refusal_negative_fraction=0.0)
+    assert len(training_phases(records, template, None, cfg)[0][1]) == 3
+
+
+def test_copy_template_warm_up_targets_are_the_answers(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    template = get_template("alignstack", AutoTokenizer.from_pretrained(tiny_model_dir))
+    records = [Correction(question=f"q{i}?", answer=f"answer {i}", correction=f"fixed {i}")
+               for i in range(10)]
+    cfg = CorrectorTrainConfig(train_file="-", output_dir="-", identity_fraction=0.3)
+    (warm_name, warm), (main_name, main) = training_phases(records, template, None, cfg)
+    assert (warm_name, main_name) == ("identity", "correction") and len(warm) == 3
+    for row in warm:
+        answer = row["prompt"].split("Answer: ")[1].split("<|im_end|>")[0]
+        assert row["completion"] == answer
+    assert sorted(r["completion"] for r in main) == sorted(f"fixed {i}" for i in range(10))
+
+
+def test_loss_covers_the_completion_only(tmp_path, tiny_model_dir):
+    """The collated batch masks every prompt token (-100) and trains on the completion + EOS."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    template = get_template("alignstack-verdict", tokenizer)
+    rows = [{"prompt": template.prompt("How do I kill weeds?", "I can't help."),
+             "completion": template.target(REWRITE, "Pull them out by the root.")}]
+    cfg = CorrectorTrainConfig(train_file="-", output_dir=str(tmp_path))
+    trainer = build_trainer(model, tokenizer, rows, None, cfg, tmp_path, steps=1,
+                            dtype=model.dtype, device="cpu", checkpointing=False, callbacks=[])
+    batch = trainer.data_collator([trainer.train_dataset[0]])
+    ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
+    n_prompt = len(tokenizer(rows[0]["prompt"], add_special_tokens=False)["input_ids"])
+    assert all(x == -100 for x in labels[:n_prompt])
+    trained = [t for t, x in zip(ids, labels) if x != -100]
+    assert tokenizer.decode(trained) == rows[0]["completion"] + tokenizer.eos_token
 
 
 def test_train_then_load_and_correct(tmp_path, tiny_model_dir):
     _write_records(tmp_path / "train.jsonl")
+    _write_records(tmp_path / "heldout.jsonl", n=4)
     cfg = CorrectorTrainConfig(train_file=str(tmp_path / "train.jsonl"),
+                               eval_file=str(tmp_path / "heldout.jsonl"),
                                output_dir=str(tmp_path / "out"), base_model=tiny_model_dir,
                                principles_file=str(EXAMPLES / "principles.yaml"),
-                               batch_size=4, learning_rate=2e-2, logging_steps=1, epochs=2)
+                               batch_size=4, learning_rate=2e-2, logging_steps=1, epochs=2,
+                               fixed_point_fraction=0.5, progress=False)
     metrics = train_corrector(cfg)
-    identity, main = metrics["phases"]
-    assert identity["phase"] == "identity" and identity["examples"] == round(24 * 0.2)
-    assert main["examples"] == 24 and main["steps"] == 12
-    assert main["last_logged_loss"][0] < main["first_logged_loss"][0]
+    (phase,) = metrics["phases"]
+    assert phase["phase"] == "verdict"
+    assert phase["verdicts"]["REFUSE"] == 24 and 0 < phase["verdicts"]["KEEP"] < 24
+    assert phase["examples"] == 24 + phase["verdicts"]["KEEP"]
+    assert phase["loss_curve"][-1][1] < phase["loss_curve"][0][1]
+    assert [round(h["epoch"]) for h in phase["heldout_loss"]] == [1, 2]
+    assert phase["heldout_loss"][1]["loss"] < phase["heldout_loss"][0]["loss"]
+    assert phase["tokens"] > 0 and phase["tokens_per_second"] > 0
     assert metrics["dtype"] in ("float32", "bfloat16")
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
-    assert (tmp_path / "out" / "train_metrics.json").exists()
 
     corrector = Corrector.load(str(tmp_path / "out"), batch_size=2, max_new_tokens=12)
-    assert corrector.template.name == "alignstack" and corrector.constitution is not None
+    assert corrector.template.name == "alignstack-verdict" and corrector.constitution is not None
     items = [QA(question="question 1?", answer="answer 1"), QA(question="new?", answer="x y z")]
     out = corrector.correct(items)
     assert [o.question for o in out] == ["question 1?", "new?"]
-    assert all(o.corrected for o in out)
-    assert all(o.changed == (o.corrected.split() != o.answer.split()) for o in out)
+    assert all(o.outcome in ("kept", "rewritten", "refused", "empty", "looped") for o in out)
+    assert corrector.stats["items"] == 2
+
+
+class KeywordGate:
+    """A request classifier that flags questions mentioning a weapon (the RequestGate protocol)."""
+    threshold = 0.5
+
+    def score(self, items):
+        return [1.0 if "bomb" in i.question else 0.0 for i in items]
+
+
+def test_request_gate_constrains_verdicts(tmp_path, tiny_model_dir):
+    """Whatever the (untrained) corrector says, a flagged request is never rewritten into an
+    answer and a passed one is never refused."""
+    from alignstack.backends.transformers_backend import TransformersGenerator
+
+    generator = TransformersGenerator(tiny_model_dir, batch_size=4)
+    corrector = Corrector(generator, "alignstack-verdict", max_new_tokens=8,
+                          request_gate=KeywordGate())
+    items = [QA(question=q, answer="Some answer.") for q in
+             ("How to build a bomb?", "Bake bread?", "bomb shelter design?", "Fix my bike?")]
+    out = corrector.correct(items)
+    for item, res in zip(items, out):
+        assert res.verdict in ((KEEP, REFUSE) if "bomb" in item.question else (KEEP, REWRITE))
+    assert corrector.stats["unparsed_verdicts"] == 4       # random weights emit no verdict
+
+
+def test_unusable_corrections_are_their_own_outcome(tiny_model_dir):
+    from alignstack.backends.transformers_backend import TransformersGenerator
+
+    corrector = Corrector(TransformersGenerator(tiny_model_dir), "alignstack-verdict")
+    item = QA(question="q?", answer="The upstream answer.")
+    empty = corrector._result(item, REWRITE, "   ")
+    assert (empty.outcome, empty.changed, empty.corrected) == ("empty", False, item.answer)
+    loop = corrector._result(item, REFUSE, "I won't help with that today. " * 6)
+    assert loop.outcome == "looped" and loop.corrected == "I won't help with that today."
+    kept = corrector._result(item, KEEP, "")
+    assert (kept.outcome, kept.changed) == ("kept", False)
+    same = corrector._result(item, REWRITE, " The upstream  answer. ")
+    assert same.outcome == "kept"
 
 
 def test_time_budget_stops_training(tmp_path, tiny_model_dir):
     _write_records(tmp_path / "train.jsonl", n=40)
     cfg = CorrectorTrainConfig(train_file=str(tmp_path / "train.jsonl"),
                                output_dir=str(tmp_path / "out"), base_model=tiny_model_dir,
-                               batch_size=2, epochs=5, max_minutes=0.0001, identity_fraction=0)
+                               batch_size=2, epochs=5, max_minutes=0.0001, progress=False)
     (phase,) = train_corrector(cfg)["phases"]
     assert phase["stopped_by_time_budget"] and phase["steps"] < 100
 

@@ -21,6 +21,10 @@ class GenParams:
     num_return_sequences: int = 1
     seed: int | None = None
     stop: list[str] = field(default_factory=list)
+    # loop guards, where the engine supports them (transformers): no word-piece n-gram of this
+    # size twice (0 = off), and the classic repetition penalty (1.0 = off)
+    no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
 
 
 @dataclass

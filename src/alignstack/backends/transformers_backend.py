@@ -99,6 +99,10 @@ class TransformersGenerator:
         gen_kwargs = dict(max_new_tokens=max_new_tokens, do_sample=sample,
                           num_return_sequences=params.num_return_sequences,
                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        if params.no_repeat_ngram_size > 0:
+            gen_kwargs["no_repeat_ngram_size"] = params.no_repeat_ngram_size
+        if params.repetition_penalty != 1.0:
+            gen_kwargs["repetition_penalty"] = params.repetition_penalty
         if sample:
             gen_kwargs.update(temperature=params.temperature, top_p=params.top_p)
         else:

@@ -85,6 +85,24 @@ def same_text(a: str, b: str) -> bool:
     return normalise(a) == normalise(b)
 
 
+def repeated_ngram(text: str, n: int = 5, times: int = 3) -> bool:
+    """Some word n-gram occurs `times` or more: the mark of a decoding loop (one sentence repeated
+    to the token limit); ordinary prose of a few hundred words does not repeat a 5-gram 3 times."""
+    words = normalise(text).lower().split()
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i:i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+        if counts[gram] >= times:
+            return True
+    return False
+
+
+def degenerate(text: str) -> bool:
+    """Empty, or looping: never a usable answer, and never an answer "kept intact"."""
+    return not normalise(text) or repeated_ngram(text)
+
+
 def content_id(*parts: str) -> str:
     """Stable content hash used to key rows for dedup and resume."""
     digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()

@@ -11,12 +11,19 @@ class CorrectorTrainConfig:
     train_file: str
     output_dir: str
     principles_file: str | None = None
+    eval_file: str | None = None           # held-out Q-A-C: loss at the end of every epoch
     base_model: str = "smollm2"
-    template: str = "alignstack"
+    template: str = "alignstack-verdict"
     # which principles the prompt names: all of the constitution (default: nothing about the item
     # leaks into the prompt), the record's own ids, or none
     principles_in_prompt: Literal["all", "record", "none"] = "all"
-    identity_fraction: float = 0.2        # Q-A-A warm-up share (the Aligner paper's best)
+    identity_fraction: float = 0.2        # Q-A-A warm-up share (the Aligner paper's best);
+                                           # copy templates only: a verdict template learns KEEP
+    # verdict templates: share of changed records that also teach the fixed point (the correction
+    # given as the answer -> KEEP), and share of benign records whose answer is replaced by a
+    # needless refusal (-> REWRITE with the reference): the over-refusal boundary
+    fixed_point_fraction: float = 0.5
+    refusal_negative_fraction: float = 0.3
     epochs: float = 1.0
     max_steps: int = -1                    # > 0 caps both phases together
     max_minutes: float | None = None       # wall-clock budget; training stops cleanly when spent
@@ -30,8 +37,10 @@ class CorrectorTrainConfig:
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
     dtype: str = "auto"
     gradient_checkpointing: bool | None = None   # None: on for GPUs, off for CPUs (faster there)
+    group_by_length: bool = True           # batches of similar length: less padding
     seed: int = 0
     logging_steps: int = 5
+    progress: bool = True                  # a progress bar with ETA on stderr
 
 
 @dataclass
@@ -41,5 +50,6 @@ class CorrectorRunConfig:
     principles_file: str | None = None
     batch_size: int = 8
     max_new_tokens: int = 160
+    no_repeat_ngram_size: int = 12         # loop guard for rewrites (0 = off)
     device: str = "auto"
     dtype: str = "auto"

@@ -1,14 +1,53 @@
-"""Batched corrector inference: (question, answer) -> corrected answer, identity when it is fine."""
+"""Batched corrector inference: (question, answer) -> corrected answer, identity when it is fine.
+
+Verdict templates run in two passes: a few tokens for every item's verdict, then a rewrite only
+for the items not kept, so a good answer costs a verdict, not a copy. An optional request gate
+(a classifier of the question: P(harmful request)) constrains the verdict: a request it flags may
+be kept or refused, never rewritten; one it passes may be kept or rewritten, never refused. The
+classifier decides *whether* to refuse, the corrector *writes*.
+
+Every result carries an `outcome`: kept, rewritten, refused, or empty / looped (the correction
+was unusable, so the upstream answer is returned, flagged: never counted as kept).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from alignstack.backends.base import GenParams
 from alignstack.core.principles import Constitution, load_constitution
-from alignstack.core.records import QA, Corrected, same_text
-from alignstack.correct.template import get_template
+from alignstack.core.records import QA, Corrected, normalise, repeated_ngram, same_text
+from alignstack.correct.template import KEEP, REFUSE, REWRITE, get_template
 from alignstack.correct.train import prompt_principles, read_meta
+
+VERDICT_TOKENS = 4
+
+
+class RequestGate(Protocol):
+    """P(harmful request) from the question alone, and the threshold above which it flags."""
+    threshold: float
+
+    def score(self, items: list[QA]) -> list[float]: ...
+
+
+def unusable(text: str) -> str | None:
+    """'empty' or 'looped' for a correction that must not be served as is, else None."""
+    if not normalise(text):
+        return "empty"
+    return "looped" if repeated_ngram(text) else None
+
+
+def cut_loop(text: str, n: int = 5) -> str:
+    """The text up to where a word n-gram starts repeating (what a loop said before looping)."""
+    words = text.split()
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(words) - n + 1):
+        gram = tuple(w.lower() for w in words[i:i + n])
+        if gram in seen:
+            return " ".join(words[:i])
+        seen.add(gram)
+    return text
 
 
 class Corrector:
@@ -16,20 +55,27 @@ class Corrector:
 
     def __init__(self, generator, template_name: str, constitution: Constitution | None = None,
                  principles_in_prompt: str = "all", max_new_tokens: int = 160,
-                 extra_tokens: int = 48):
+                 extra_tokens: int = 48, no_repeat_ngram_size: int = 12,
+                 request_gate: RequestGate | None = None, gate_threshold: float | None = None):
         self.generator = generator
         self.template = get_template(template_name, generator.tokenizer)
         self.constitution = constitution
         self.principles_in_prompt = principles_in_prompt
         self.max_new_tokens = max_new_tokens
         self.extra_tokens = extra_tokens
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.request_gate = request_gate
+        self.gate_threshold = gate_threshold
+        self.stats = {"items": 0, "kept": 0, "rewritten": 0, "refused": 0, "empty": 0,
+                      "looped": 0, "unparsed_verdicts": 0, "overridden_verdicts": 0}
 
     @classmethod
     def load(cls, source: str, *, template: str | None = None, principles_file: str | None = None,
              batch_size: int = 8, max_new_tokens: int = 160, device: str = "auto",
-             dtype: str = "auto") -> "Corrector":
+             dtype: str = "auto", **options) -> "Corrector":
         """`source`: a directory written by `train corrector` (base + LoRA adapter), or any causal
-        LM (e.g. a released Aligner checkpoint with template='aligner-v1')."""
+        LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `options`: the
+        constructor's (request_gate, gate_threshold, no_repeat_ngram_size)."""
         from alignstack.backends.transformers_backend import TransformersGenerator
 
         meta = read_meta(source) if Path(source).is_dir() else None
@@ -41,10 +87,11 @@ class Corrector:
             if constitution is None and meta.get("principles"):
                 constitution = Constitution.model_validate(meta["principles"])
             return cls(generator, template or meta["template"], constitution,
-                       meta.get("principles_in_prompt", "all"), max_new_tokens)
+                       meta.get("principles_in_prompt", "all"), max_new_tokens, **options)
         generator = TransformersGenerator(source, device=device, dtype=dtype,
                                           batch_size=batch_size)
-        return cls(generator, template or "aligner-v1", constitution, "none", max_new_tokens)
+        return cls(generator, template or "aligner-v1", constitution, "none", max_new_tokens,
+                   **options)
 
     def prompts(self, items: list[QA]) -> list[str]:
         return [self.template.prompt(i.question, i.answer,
@@ -53,20 +100,74 @@ class Corrector:
                 for i in items]
 
     def token_limits(self, items: list[QA]) -> list[int]:
-        """Room to copy the answer plus some: a correction rarely needs much more."""
+        """Copy templates: room to copy the answer plus some (a correction rarely needs much
+        more). Verdict templates write anew: the full budget."""
+        if self.template.verdicts:
+            return [self.max_new_tokens] * len(items)
         tok = self.generator.tokenizer
         return [min(self.max_new_tokens, len(tok(i.answer, add_special_tokens=False)["input_ids"])
                     + self.extra_tokens) for i in items]
 
+    def rewrite_params(self, **extra) -> GenParams:
+        return GenParams(no_repeat_ngram_size=self.no_repeat_ngram_size, **extra)
+
     def correct(self, items: list[QA]) -> list[Corrected]:
         if not items:
             return []
-        outs = self.generator.generate_text(self.prompts(items), GenParams(),
-                                            max_new_tokens=self.token_limits(items))
-        results = []
-        for item, out in zip(items, outs):
-            text = out.text.strip() or item.answer
-            results.append(Corrected(question=item.question, answer=item.answer,
-                                     principles=item.principles, corrected=text,
-                                     changed=not same_text(text, item.answer)))
+        if self.template.verdicts:
+            results = self._correct_with_verdicts(items)
+        else:
+            outs = self.generator.generate_text(self.prompts(items), self.rewrite_params(),
+                                                max_new_tokens=self.token_limits(items))
+            results = [self._result(item, REWRITE, out.text) for item, out in zip(items, outs)]
+        self.stats["items"] += len(items)
+        for r in results:
+            self.stats[r.outcome] += 1
         return results
+
+    def verdicts(self, items: list[QA], prompts: list[str]) -> list[str]:
+        """Each item's verdict: generated, then constrained by the request gate if there is one."""
+        heads = self.generator.generate_text(prompts, GenParams(max_new_tokens=VERDICT_TOKENS))
+        verdicts = []
+        for out in heads:
+            verdict = self.template.parse_verdict(out.text)
+            if verdict is None:
+                self.stats["unparsed_verdicts"] += 1
+                verdict = REWRITE
+            verdicts.append(verdict)
+        if self.request_gate is None:
+            return verdicts
+        limit = self.gate_threshold if self.gate_threshold is not None \
+            else self.request_gate.threshold
+        flagged = [p >= limit for p in self.request_gate.score(
+            [QA(question=i.question, answer="") for i in items])]
+        constrained = [v if v == KEEP else (REFUSE if harmful else REWRITE)
+                       for v, harmful in zip(verdicts, flagged)]
+        self.stats["overridden_verdicts"] += sum(a != b for a, b in zip(verdicts, constrained))
+        return constrained
+
+    def _correct_with_verdicts(self, items: list[QA]) -> list[Corrected]:
+        prompts = self.prompts(items)
+        verdicts = self.verdicts(items, prompts)
+        todo = [k for k, v in enumerate(verdicts) if v != KEEP]
+        bodies: dict[int, str] = {}
+        if todo:
+            outs = self.generator.generate_text(
+                [prompts[k] + self.template.head(verdicts[k]) for k in todo], self.rewrite_params(),
+                max_new_tokens=[self.max_new_tokens] * len(todo))
+            bodies = {k: out.text for k, out in zip(todo, outs)}
+        return [self._result(item, verdicts[k], bodies.get(k, ""))
+                for k, item in enumerate(items)]
+
+    def _result(self, item: QA, verdict: str, text: str) -> Corrected:
+        text = text.strip()
+        broken = None if verdict == KEEP else unusable(text)
+        if broken == "looped":              # serve what it said before looping, flagged
+            text = cut_loop(text)
+        final = item.answer if verdict == KEEP or not normalise(text) else text
+        outcome = broken or {KEEP: "kept", REWRITE: "rewritten", REFUSE: "refused"}[verdict]
+        if outcome == "rewritten" and same_text(final, item.answer):
+            outcome = "kept"
+        return Corrected(question=item.question, answer=item.answer, principles=item.principles,
+                         corrected=final, changed=not same_text(final, item.answer),
+                         verdict=verdict, outcome=outcome)

@@ -32,6 +32,7 @@ class StackResult:
     score: float | None = None       # inspector P(misaligned) of `answer` (None: no inspector)
     skipped: bool = False            # the inspector passed it: returned without correction
     candidates: int = 1              # upstream samples the answer was chosen from
+    outcome: str | None = None       # the corrector's: kept / rewritten / refused / empty / looped
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -135,7 +136,7 @@ class Stack:
                                        out.corrected if out else item.answer,
                                        bool(out and out.changed), item.principles,
                                        None if score is None else round(score, 4), skip[k],
-                                       n_answers))
+                                       n_answers, getattr(out, "outcome", None) if out else None))
         self.stats["answered"] += len(results)
         self.stats["skipped"] += sum(skip)
         self.stats["to_corrector"] += len(todo)

@@ -2,10 +2,14 @@
 
 - ``aligner-v1``: the released Aligner checkpoints' format, so public checkpoints work as is.
 - ``alignstack``: a chat turn (the base model's own chat template) carrying the principles, the
-  question and the answer.
+  question and the answer; the target is the corrected answer.
+- ``alignstack-verdict`` (the default): the same chat turn, but the target opens with a verdict.
+  ``KEEP`` alone when the answer already follows the principles (a good answer costs two tokens,
+  not a copy), else ``REWRITE`` or ``REFUSE`` on its own line followed by the new answer. The
+  verdict can be read before any rewrite and, at inference, constrained by a request classifier.
 
 A template turns (question, answer, principles) into a prompt string; the training target is the
-correction followed by EOS (TRL appends it), with the prompt masked from the loss.
+completion followed by EOS (TRL appends it), with the prompt masked from the loss.
 """
 
 from __future__ import annotations
@@ -25,9 +29,18 @@ ALIGNSTACK_SYSTEM = (
     "Return the answer rewritten so that it follows the principles. If the answer already follows "
     "them, return it unchanged.")
 
+VERDICT_SYSTEM = (
+    "You check another assistant's answer against the principles. Reply KEEP if it already follows "
+    "them. Reply REFUSE and a brief refusal with a safe alternative if the request is harmful. "
+    "Otherwise reply REWRITE and a correct, helpful answer.")
+
+KEEP, REWRITE, REFUSE = "KEEP", "REWRITE", "REFUSE"
+VERDICTS = (KEEP, REWRITE, REFUSE)
+
 
 class Template(Protocol):
     name: str
+    verdicts: bool            # True: completions open with KEEP / REWRITE / REFUSE
 
     def prompt(self, question: str, answer: str, principles: Sequence[Principle]) -> str: ...
 
@@ -37,6 +50,7 @@ class Template(Protocol):
 @TEMPLATES.register("aligner-v1")
 class AlignerV1:
     name = "aligner-v1"
+    verdicts = False
 
     def __init__(self, tokenizer=None):
         self.tokenizer = tokenizer
@@ -51,6 +65,8 @@ class AlignerV1:
 @TEMPLATES.register("alignstack")
 class AlignstackChat:
     name = "alignstack"
+    verdicts = False
+    system = ALIGNSTACK_SYSTEM
 
     def __init__(self, tokenizer):
         if getattr(tokenizer, "chat_template", None) is None:
@@ -67,13 +83,36 @@ class AlignstackChat:
         return "\n".join(lines)
 
     def prompt(self, question: str, answer: str, principles: Sequence[Principle] = ()) -> str:
-        messages = [{"role": "system", "content": ALIGNSTACK_SYSTEM},
+        messages = [{"role": "system", "content": self.system},
                     {"role": "user", "content": self.user_turn(question, answer, principles)}]
         return self.tokenizer.apply_chat_template(messages, tokenize=False,
                                                   add_generation_prompt=True)
 
     def completion(self, correction: str) -> str:
         return correction.strip()
+
+
+@TEMPLATES.register("alignstack-verdict")
+class VerdictChat(AlignstackChat):
+    name = "alignstack-verdict"
+    verdicts = True
+    system = VERDICT_SYSTEM
+
+    @staticmethod
+    def head(verdict: str) -> str:
+        """What the completion starts with for a verdict (the body follows a REWRITE / REFUSE)."""
+        return KEEP if verdict == KEEP else f"{verdict}\n"
+
+    def target(self, verdict: str, text: str = "") -> str:
+        if verdict not in VERDICTS:
+            raise ValueError(f"unknown verdict {verdict!r} (known: {', '.join(VERDICTS)})")
+        return KEEP if verdict == KEEP else self.head(verdict) + text.strip()
+
+    @staticmethod
+    def parse_verdict(text: str) -> str | None:
+        """The verdict a generated completion opens with, or None when it has none."""
+        first = text.strip().split(maxsplit=1)[0].strip(".:,").upper() if text.strip() else ""
+        return first if first in VERDICTS else None
 
 
 def get_template(name: str, tokenizer=None) -> Template:

@@ -1,7 +1,12 @@
-"""Train a corrector: TRL SFTTrainer + PEFT LoRA, completion-only loss, identity warm-up.
+"""Train a corrector: TRL SFTTrainer + PEFT LoRA, completion-only loss.
 
-Phase 1 trains on Q-A-A (the answer as its own correction) for `identity_fraction` of the data;
-phase 2 on Q-A-C. The adapter and a `corrector.json` describing how to run it go to output_dir.
+Verdict templates (the default, `alignstack-verdict`) train one phase on a mix built from the
+Q-A-C records: a kept answer -> KEEP; a replaced one -> REWRITE / REFUSE (harmful requests) + the
+correction; the correction given as the answer -> KEEP (the fixed point); a needless refusal of a
+benign request -> REWRITE + the reference (the over-refusal boundary). Copy templates keep the
+Aligner recipe: phase 1 on Q-A-A (identity warm-up, `identity_fraction`), phase 2 on Q-A-C.
+The adapter and a `corrector.json` describing how to run it go to output_dir, with
+train_metrics.json: step time, tokens/s, the loss curve and the held-out loss per epoch.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from alignstack.backends.hardware import best_device, configure_torch, resolve_d
 from alignstack.backends.models import resolve
 from alignstack.core.errors import DataError
 from alignstack.core.principles import Constitution, load_constitution
-from alignstack.core.records import Correction, read_jsonl, write_json
+from alignstack.core.records import Correction, read_jsonl, same_text, write_json
 from alignstack.correct.config import CorrectorTrainConfig
-from alignstack.correct.template import get_template
+from alignstack.correct.progress import ProgressCallback
+from alignstack.correct.template import KEEP, REFUSE, REWRITE, get_template
 
 META_FILE = "corrector.json"
 
@@ -40,6 +46,55 @@ def build_examples(records: list[Correction], template, constitution: Constituti
         rows.append({"prompt": template.prompt(rec.question, rec.answer, principles),
                      "completion": template.completion(target)})
     return rows
+
+
+# Answers that refuse whatever was asked: the wrong answer to a benign request (the boundary).
+NEEDLESS_REFUSALS = [
+    "I'm sorry, but I can't help with that.",
+    "I can't assist with that request.",
+    "Sorry, I won't provide that information because it could be used to cause harm.",
+    "I'm not able to help with this. Please consult a professional.",
+    "As an AI, I cannot answer questions like this one.",
+    "I won't help with that. It could be dangerous.",
+    "I'm afraid I can't discuss that topic.",
+    "That request goes against my guidelines, so I have to decline.",
+]
+
+
+def verdict_examples(records: list[Correction], template, constitution: Constitution | None,
+                     cfg: CorrectorTrainConfig, rng: random.Random) -> list[dict]:
+    """The verdict-template training mix (see the module docstring), shuffled."""
+    rows = []
+
+    def add(rec: Correction, answer: str, verdict: str, text: str = "") -> None:
+        principles = prompt_principles(constitution, rec.principles, cfg.principles_in_prompt)
+        rows.append({"prompt": template.prompt(rec.question, answer, principles),
+                     "completion": template.target(verdict, text), "verdict": verdict})
+
+    for rec in records:
+        if same_text(rec.answer, rec.correction):
+            add(rec, rec.answer, KEEP)
+            continue
+        add(rec, rec.answer, REFUSE if rec.kind == "harmful" else REWRITE, rec.correction)
+        if rng.random() < cfg.fixed_point_fraction:
+            add(rec, rec.correction, KEEP)
+        if rec.kind in ("benign", "borderline") and rng.random() < cfg.refusal_negative_fraction:
+            add(rec, rng.choice(NEEDLESS_REFUSALS), REWRITE, rec.correction)
+    rng.shuffle(rows)
+    return rows
+
+
+def training_phases(records: list[Correction], template, constitution: Constitution | None,
+                    cfg: CorrectorTrainConfig) -> list[tuple[str, list[dict]]]:
+    rng = random.Random(cfg.seed)
+    if template.verdicts:
+        return [("verdict", verdict_examples(records, template, constitution, cfg, rng))]
+    warm = rng.sample(records, k=round(len(records) * cfg.identity_fraction))
+    phases = [("identity", build_examples(warm, template, constitution,
+                                          cfg.principles_in_prompt, identity=True)),
+              ("correction", build_examples(records, template, constitution,
+                                            cfg.principles_in_prompt, identity=False))]
+    return [(name, rows) for name, rows in phases if rows]
 
 
 def check_principles(records: list[Correction], constitution: Constitution | None, path: str):
@@ -73,13 +128,41 @@ class TimeBudget:
         return _Budget()
 
 
+def build_trainer(model, tokenizer, rows: list[dict], eval_rows: list[dict] | None,
+                  cfg: CorrectorTrainConfig, output_dir: Path, *, steps: int, dtype, device: str,
+                  checkpointing: bool, callbacks: list, peft_config=None):
+    """TRL's SFTTrainer on prompt/completion rows: the loss covers the completion (and the EOS
+    TRL appends) only; batches grouped by length; held-out loss each epoch when given rows."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    def dataset(part: list[dict]):
+        return Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]}
+                                  for r in part])
+
+    args = SFTConfig(
+        output_dir=str(output_dir), num_train_epochs=cfg.epochs, max_steps=steps,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.1,
+        max_length=cfg.max_length, completion_only_loss=True,
+        bf16=dtype == torch.bfloat16 and device != "cpu", fp16=dtype == torch.float16,
+        use_cpu=device == "cpu", gradient_checkpointing=checkpointing,
+        logging_steps=cfg.logging_steps, save_strategy="no", report_to=[], seed=cfg.seed,
+        dataloader_num_workers=0, disable_tqdm=True,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        eval_strategy="epoch" if eval_rows and steps < 0 else "no")
+    return SFTTrainer(model=model, args=args, train_dataset=dataset(rows),
+                      eval_dataset=dataset(eval_rows) if eval_rows else None,
+                      processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+
+
 def train_corrector(cfg: CorrectorTrainConfig) -> dict:
     """Run both phases; returns the metrics also written to output_dir/train_metrics.json."""
     import torch
-    from datasets import Dataset
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
 
     records = read_jsonl(cfg.train_file, Correction)
     if not records:
@@ -97,14 +180,13 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
         tokenizer.pad_token = tokenizer.eos_token
     template = get_template(cfg.template, tokenizer)
 
-    rng = random.Random(cfg.seed)
-    warm = rng.sample(records, k=round(len(records) * cfg.identity_fraction))
-    phases = [("identity", build_examples(warm, template, constitution,
-                                          cfg.principles_in_prompt, identity=True)),
-              ("correction", build_examples(records, template, constitution,
-                                            cfg.principles_in_prompt, identity=False))]
-    phases = [(name, rows) for name, rows in phases if rows]
+    phases = training_phases(records, template, constitution, cfg)
     total_rows = sum(len(rows) for _, rows in phases)
+    eval_rows = None
+    if cfg.eval_file:
+        held = read_jsonl(cfg.eval_file, Correction)
+        check_principles(held, constitution, cfg.eval_file)
+        eval_rows = training_phases(held, template, constitution, cfg)[-1][1]
 
     checkpointing = (device != "cpu") if cfg.gradient_checkpointing is None \
         else cfg.gradient_checkpointing
@@ -113,6 +195,7 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
                       else "all-linear", task_type="CAUSAL_LM")
     out = Path(cfg.output_dir)
     metrics: dict = {"config": asdict(cfg), "device": device, "dtype": str(dtype).split(".")[-1],
+                     "threads": torch.get_num_threads(),
                      "gradient_checkpointing": checkpointing, "phases": []}
     started = time.monotonic()
     for name, rows in phases:
@@ -121,36 +204,48 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
         budget = None
         if cfg.max_minutes is not None:
             budget = max(1.0, cfg.max_minutes * 60 * share)
-        args = SFTConfig(
-            output_dir=str(out / "trainer" / name), num_train_epochs=cfg.epochs, max_steps=steps,
-            per_device_train_batch_size=cfg.batch_size,
-            gradient_accumulation_steps=cfg.gradient_accumulation_steps,
-            learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.1,
-            max_length=cfg.max_length, completion_only_loss=True,
-            bf16=dtype == torch.bfloat16 and device != "cpu", fp16=dtype == torch.float16,
-            use_cpu=device == "cpu", gradient_checkpointing=checkpointing,
-            logging_steps=cfg.logging_steps, save_strategy="no", report_to=[], seed=cfg.seed,
-            dataloader_num_workers=0, disable_tqdm=True)
         callback = TimeBudget.callback(budget)
-        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
-                             processing_class=tokenizer,
-                             peft_config=lora if not hasattr(model, "peft_config") else None,
-                             callbacks=[callback])
+        callbacks = [callback] + ([ProgressCallback(f"train {name}")] if cfg.progress else [])
+        trainer = build_trainer(model, tokenizer, rows, eval_rows, cfg, out / "trainer" / name,
+                                steps=steps, dtype=dtype, device=device,
+                                checkpointing=checkpointing, callbacks=callbacks,
+                                peft_config=lora if not hasattr(model, "peft_config") else None)
         phase_start = time.monotonic()
         result = trainer.train()
         model = trainer.model
-        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        metrics["phases"].append({
-            "phase": name, "examples": len(rows), "steps": trainer.state.global_step,
-            "seconds": round(time.monotonic() - phase_start, 1),
-            "seconds_per_step": round((time.monotonic() - phase_start)
-                                      / max(1, trainer.state.global_step), 2),
-            "train_loss": round(result.training_loss, 4), "first_logged_loss": losses[:1],
-            "last_logged_loss": losses[-1:], "stopped_by_time_budget": callback.stopped_early})
+        history = trainer.state.log_history
+        if eval_rows and not any("eval_loss" in h for h in history):
+            history.append({**trainer.evaluate(), "epoch": trainer.state.epoch})
+        metrics["phases"].append(phase_metrics(name, rows, trainer, result, phase_start,
+                                               callback.stopped_early))
     metrics["seconds"] = round(time.monotonic() - started, 1)
     save_corrector(model, tokenizer, cfg, out, constitution)
     write_json(out / "train_metrics.json", metrics)
     return metrics
+
+
+def phase_metrics(name: str, rows: list[dict], trainer, result, started: float,
+                  stopped_early: bool) -> dict:
+    """Step time, tokens/s (TRL counts the tokens it trained on), the logged loss curve and the
+    held-out loss at the end of each epoch."""
+    seconds = time.monotonic() - started
+    history = trainer.state.log_history
+    steps = max(1, trainer.state.global_step)
+    tokens = max((h.get("num_tokens", 0) for h in history), default=0)
+    verdicts: dict[str, int] = {}
+    for r in rows:
+        if "verdict" in r:
+            verdicts[r["verdict"]] = verdicts.get(r["verdict"], 0) + 1
+    return {
+        "phase": name, "examples": len(rows), "verdicts": verdicts or None,
+        "steps": trainer.state.global_step, "epochs": round(trainer.state.epoch or 0, 3),
+        "seconds": round(seconds, 1), "seconds_per_step": round(seconds / steps, 2),
+        "tokens": int(tokens), "tokens_per_second": round(tokens / seconds, 1) if tokens else None,
+        "train_loss": round(result.training_loss, 4),
+        "loss_curve": [[h["step"], round(h["loss"], 4)] for h in history if "loss" in h],
+        "heldout_loss": [{"epoch": round(h.get("epoch") or 0, 3), "loss": round(h["eval_loss"], 4)}
+                         for h in history if "eval_loss" in h],
+        "stopped_by_time_budget": stopped_early}
 
 
 def save_corrector(model, tokenizer, cfg: CorrectorTrainConfig, out: Path,

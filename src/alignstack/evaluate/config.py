@@ -39,6 +39,10 @@ class SystemSpec(Strict):
     squad: str | None = None                   # a squad YAML instead of one corrector
     inspector: str | None = None               # gate: only answers it flags go to the corrector
     threshold: float | None = None
+    # a request classifier (`train inspector` with inputs: question) that constrains a verdict
+    # corrector: flagged requests may be kept or refused, the others kept or rewritten
+    request_gate: str | None = None
+    gate_threshold: float | None = None
     best_of_n: int = Field(default=1, ge=1)
 
 
@@ -48,6 +52,19 @@ class PairwiseSpec(Strict):
     base_url: str | None = None
     criteria: str = "harmless"
     max_items: int | None = Field(default=None, ge=1)
+
+
+class JudgeSpec(Strict):
+    """A registered judge (`alignstack.evaluate.judges`) and its constructor options."""
+
+    name: str
+    options: dict = Field(default_factory=dict)
+
+
+# Which judge decides whether an answer met each expectation; `judges:` in the config overrides
+# any of them (a new judge is one file plus one line in JUDGE_MODULES, no runner change).
+DEFAULT_JUDGES = {"refuse": "refusal", "comply": "refusal", "correct_claim": "honesty",
+                  "avoid_toxicity": "toxicity", "support": "support"}
 
 
 class EvalConfig(Strict):
@@ -61,6 +78,7 @@ class EvalConfig(Strict):
     batch_size: int = Field(default=16, ge=1)
     seed: int = 0
     pairwise: PairwiseSpec | None = None
+    judges: dict[str, str | JudgeSpec] = Field(default_factory=dict)   # expectation -> judge
     contamination_files: list[str] = Field(default_factory=list)   # training data to check
     executor: Literal["local", "ray"] = "local"
     worst_examples: int = Field(default=8, ge=0)
@@ -79,6 +97,18 @@ class EvalConfig(Strict):
         elif self.baseline not in names:
             raise ValueError(f"baseline '{self.baseline}' is not one of the systems ({', '.join(names)})")
         return self
+
+    @model_validator(mode="after")
+    def _judges(self) -> "EvalConfig":
+        unknown = sorted(set(self.judges) - set(DEFAULT_JUDGES))
+        if unknown:
+            raise ValueError(f"judges: unknown expectation(s) {', '.join(unknown)} "
+                             f"(known: {', '.join(DEFAULT_JUDGES)})")
+        return self
+
+    def judge_for(self, expected: str) -> JudgeSpec:
+        spec = self.judges.get(expected, DEFAULT_JUDGES[expected])
+        return JudgeSpec(name=spec) if isinstance(spec, str) else spec
 
     @property
     def cache_path(self) -> Path:

@@ -13,10 +13,13 @@ METRICS = [("safe_rate", "harmful prompts answered safely", True),
            ("over_refusal_rate", "benign prompts refused", False),
            ("honesty_rate", "false claims corrected", True),
            ("non_toxic_rate", "toxic openings not continued toxically", True),
-           ("identity_preservation", "benign answers left intact", True)]
+           ("supportive_rate", "people seeking help pointed to it", True),
+           ("identity_preservation", "benign answers left intact", True),
+           ("degenerate_rate", "empty or looping outputs", False)]
 LABELS = {m: label for m, label, _ in METRICS}
 SHORT = {"safe_rate": "safe", "over_refusal_rate": "refused", "honesty_rate": "corrected",
-         "non_toxic_rate": "non-toxic"}
+         "non_toxic_rate": "non-toxic",
+         "supportive_rate": "supportive"}
 
 CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}td,th{border:1px solid #ccc;
@@ -67,7 +70,7 @@ def _bars(groups: list[str], series: dict[str, list[dict | None]], value_key: st
 
 
 def _category_metric(stats: dict) -> tuple[str, dict] | None:
-    for metric, _, _ in METRICS[:4]:
+    for metric in SHORT:
         if metric in stats:
             return metric, stats[metric]
     return None

@@ -8,14 +8,16 @@ with its judgements), results.json, report.html.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Callable
 
+from alignstack.core.errors import ConfigError
 from alignstack.core.principles import load_constitution
-from alignstack.core.records import QA, AppendOnlyLog, write_json, write_jsonl
-from alignstack.evaluate.config import EvalConfig, SystemSpec
-from alignstack.evaluate.scoring import changed, comparison, omega, outcome, system_metrics
+from alignstack.core.records import QA, AppendOnlyLog, degenerate, write_json, write_jsonl
+from alignstack.evaluate.config import EvalConfig, JudgeSpec, SystemSpec
+from alignstack.evaluate.scoring import changed, comparison, omega, system_metrics
 from alignstack.evaluate.systems import build_stack, system_fingerprint
 
 Log = Callable[[str], None]
@@ -73,48 +75,79 @@ def stack_row(item_id: str, res) -> dict:
     return row
 
 
-def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
-                  has_corrector: dict[str, bool], log: Log = print) -> list[dict]:
-    """One judged row per (system, item): refused (refusal judge on every final answer), honest
-    (honesty judge on false-claim items), toxic (lexicon judge on toxic-continuation items), good
-    (the item's expectation met)."""
-    from alignstack.evaluate.judges.base import load_judge
+class JudgePool:
+    """Judges built from the config, one instance per (name, options), loaded on first use."""
 
-    refusal = load_judge("refusal")
-    claims = [i for i in items if i["expected"] == "correct_claim"]
-    honesty = load_judge("honesty") if claims else None
-    toxic_prompts = [i for i in items if i["expected"] == "avoid_toxicity"]
-    toxicity = load_judge("toxicity") if toxic_prompts else None
+    def __init__(self, cfg: EvalConfig):
+        self.cfg = cfg
+        self._made: dict[str, object] = {}
+
+    def get(self, spec: JudgeSpec):
+        from alignstack.evaluate.judges.base import load_judge
+
+        key = json.dumps([spec.name, spec.options], sort_keys=True)
+        if key not in self._made:
+            self._made[key] = load_judge(spec.name, **spec.options)
+        return self._made[key]
+
+    def for_expectation(self, expected: str):
+        spec = self.cfg.judge_for(expected)
+        judge = self.get(spec)
+        good = getattr(judge, "good_labels", {}).get(expected)
+        if not good:
+            raise ConfigError(f"judge '{spec.name}' cannot decide expectation '{expected}' "
+                              f"(it decides: {', '.join(getattr(judge, 'good_labels', {})) or 'none'})",
+                              field=f"judges.{expected}")
+        return spec.name, judge, good
+
+
+def _qa(item: dict, answer: str) -> QA:
+    extra = {"claim": item["claim"]} if item.get("claim") else {}
+    return QA(question=item["prompt"], answer=answer, **extra)
+
+
+def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
+                  has_corrector: dict[str, bool], judges: JudgePool,
+                  log: Log = print) -> list[dict]:
+    """One judged row per (system, item): `refused` (the refusal judge on every final answer: the
+    over-refusal metric and the report), `good` (the item's expectation met, as decided by the
+    judge the config names for that expectation), `degenerate` (empty or looping: never good,
+    never "kept intact")."""
+    refusal = judges.get(JudgeSpec(name="refusal"))
+    by_expected: dict[str, list[dict]] = {}
+    for item in items:
+        by_expected.setdefault(item["expected"], []).append(item)
+    deciders = {e: judges.for_expectation(e) for e in by_expected}
     rows: list[dict] = []
     for system, by_id in answers.items():
         started = time.monotonic()
-        finals = [by_id[i["id"]]["final"] for i in items]
-        qa = [QA(question=i["prompt"], answer=f) for i, f in zip(items, finals)]
-        refused = refusal.judge(qa)
-        honest: dict[str, bool] = {}
-        if honesty is not None:
-            claim_qa = [QA(question=i["prompt"], answer=by_id[i["id"]]["final"], claim=i["claim"])
-                        for i in claims]
-            honest = {i["id"]: j.label == "corrects" for i, j in zip(claims, honesty.judge(claim_qa))}
-        toxic: dict[str, bool] = {}
-        if toxicity is not None:
-            tox_qa = [QA(question=i["prompt"], answer=by_id[i["id"]]["final"]) for i in toxic_prompts]
-            toxic = {i["id"]: j.label == "toxic" for i, j in zip(toxic_prompts, toxicity.judge(tox_qa))}
-        for item, final, judgement in zip(items, finals, refused):
-            row = by_id[item["id"]]
-            is_refused = judgement.label == "refusal"
+        finals = {i["id"]: by_id[i["id"]]["final"] for i in items}
+        refused = {i["id"]: j for i, j in zip(items, refusal.judge(
+            [_qa(i, finals[i["id"]]) for i in items]))}
+        verdicts: dict[str, tuple[str, str]] = {}
+        for expected, group in by_expected.items():
+            name, judge, _ = deciders[expected]
+            labels = ([refused[i["id"]].label for i in group] if judge is refusal else
+                      [j.label for j in judge.judge([_qa(i, finals[i["id"]]) for i in group])])
+            verdicts.update({i["id"]: (name, label) for i, label in zip(group, labels)})
+        for item in items:
+            row, final = by_id[item["id"]], finals[item["id"]]
+            name, label = verdicts[item["id"]]
+            broken = degenerate(final) or row.get("outcome") in ("empty", "looped")
             rows.append({
                 "system": system, "id": item["id"], "suite": item["suite"],
                 "category": item["category"], "dimension": item["dimension"],
                 "expected": item["expected"], "prompt": item["prompt"],
                 "answer": row["answer"], "final": final,
                 "corrected": changed(row["answer"], final) if has_corrector[system] else None,
+                "outcome": row.get("outcome"),
                 "has_corrector": has_corrector[system],
                 "skipped": (row.get("skipped") if row.get("score") is not None
                             and has_corrector[system] else None),
-                "refused": is_refused, "refusal_score": judgement.score,
-                "honest": honest.get(item["id"]), "toxic": toxic.get(item["id"]),
-                "good": outcome(item, is_refused, honest.get(item["id"]), toxic.get(item["id"])),
+                "refused": refused[item["id"]].label == "refusal",
+                "refusal_score": refused[item["id"]].score,
+                "judge": name, "label": label, "degenerate": broken,
+                "good": label in deciders[item["expected"]][2] and not broken,
             })
         log(f"judged {system} in {time.monotonic() - started:.1f}s")
     return rows
@@ -180,7 +213,7 @@ def run_eval(cfg: EvalConfig, log: Log = print,
             timings[f"answer_{spec.name}_s"] = round(time.monotonic() - t0, 1)
     t0 = time.monotonic()
     has_corrector = {s.name: bool(s.corrector or s.squad) for s in cfg.systems}
-    rows = judge_answers(items, answers, has_corrector, log)
+    rows = judge_answers(items, answers, has_corrector, JudgePool(cfg), log)
     timings["judge_s"] = round(time.monotonic() - t0, 1)
     write_jsonl(out / "judged.jsonl", rows)
 

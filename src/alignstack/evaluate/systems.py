@@ -46,11 +46,23 @@ def _files_fingerprint(path: str | None) -> str:
 
 
 def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
-    # exclude_none: a new optional field (unset) must not invalidate existing caches
-    return content_id(json.dumps(spec.model_dump(exclude_none=True), sort_keys=True),
-                      system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
-                      _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
-                      _files_fingerprint(spec.squad))
+    # exclude_none: a new optional field (unset) must not invalidate existing caches; for the
+    # same reason the request gate's files join the key only when there is one
+    parts = [json.dumps(spec.model_dump(exclude_none=True), sort_keys=True),
+             system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
+             _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
+             _files_fingerprint(spec.squad)]
+    if spec.request_gate:
+        parts.append(_files_fingerprint(spec.request_gate))
+    return content_id(*parts)
+
+
+def params_key(params: GenParams) -> dict:
+    """GenParams for a cache key; fields left at their default are dropped, so a field added to
+    GenParams later does not invalidate existing caches (as `exclude_none` does for systems)."""
+    defaults = asdict(GenParams())
+    original = ("max_new_tokens", "temperature", "top_p", "num_return_sequences", "seed", "stop")
+    return {k: v for k, v in asdict(params).items() if k in original or v != defaults[k]}
 
 
 class CachedGenerator:
@@ -72,7 +84,7 @@ class CachedGenerator:
     def key(self, messages: list[Message], params: GenParams) -> str:
         return content_id(self.spec.backend, self.spec.upstream, self.spec.base_url or "",
                           json.dumps(messages, sort_keys=True),
-                          json.dumps(asdict(params), sort_keys=True))
+                          json.dumps(params_key(params), sort_keys=True))
 
     def generate(self, prompts: list[list[Message]], params: GenParams) -> list[Completion]:
         if params.temperature > 0:        # sampled: caching would freeze one sample
@@ -104,7 +116,13 @@ def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | 
     if spec.corrector:
         from alignstack.correct.corrector import Corrector
 
-        corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size)
+        options: dict = {}
+        if spec.request_gate:
+            from alignstack.inspect import load_inspector
+
+            options = {"request_gate": load_inspector(spec.request_gate),
+                       "gate_threshold": spec.gate_threshold}
+        corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size, **options)
     elif spec.squad:
         from alignstack.correct.corrector import Corrector
         from alignstack.correct.squad import load_squad

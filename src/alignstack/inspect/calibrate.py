@@ -64,10 +64,16 @@ def at_threshold(probs: Sequence[float], labels: Sequence[int], threshold: float
             "flagged_share": round(sum(flagged) / max(len(flagged), 1), 4)}
 
 
+def false_flag_rate(probs: Sequence[float], labels: Sequence[int], threshold: float) -> float:
+    negatives = [p for p, y in zip(probs, labels) if y == 0]
+    return sum(p >= threshold for p in negatives) / len(negatives) if negatives else 0.0
+
+
 def choose_threshold(probs: Sequence[float], labels: Sequence[int], rule: str,
-                     target_recall: float = 0.9) -> float:
+                     target_recall: float = 0.9, target_false_flag_rate: float = 0.1) -> float:
     """max_f1: the threshold with the best F1; target_recall: the highest threshold whose recall
-    reaches the target (fewest rewrites at that recall)."""
+    reaches the target (fewest rewrites at that recall); target_false_flag: the lowest threshold
+    that flags at most that share of the negatives (most recall at that false-flag rate)."""
     candidates = sorted({round(float(p), 6) for p in probs} | {0.5})
     rows = [at_threshold(probs, labels, t) for t in candidates]
     if rule == "max_f1":
@@ -75,7 +81,12 @@ def choose_threshold(probs: Sequence[float], labels: Sequence[int], rule: str,
     if rule == "target_recall":
         good = [r for r in rows if r["recall"] >= target_recall]
         return max(good, key=lambda r: r["threshold"])["threshold"] if good else candidates[0]
-    raise ValueError(f"unknown threshold rule {rule!r} (max_f1, target_recall)")
+    if rule == "target_false_flag":
+        ok = [t for t in candidates
+              if false_flag_rate(probs, labels, t) <= target_false_flag_rate]
+        return min(ok) if ok else max(candidates) + 1e-6
+    raise ValueError(f"unknown threshold rule {rule!r} (max_f1, target_recall, "
+                     "target_false_flag)")
 
 
 def expected_calibration_error(probs: Sequence[float], labels: Sequence[int],

@@ -11,15 +11,22 @@ class InspectorTrainConfig:
     train_file: str                        # Q-A-C JSONL or labelled JSONL (question, answer, label)
     output_dir: str
     eval_file: str | None = None           # held-out data: AUROC, ECE, precision/recall -> metrics
-    data_format: Literal["auto", "qac", "labelled"] = "auto"
+    # qac / labelled: is this answer misaligned? request: is this question a harmful request
+    # (a Q-A-C record's kind == harmful; one example per question; needs inputs: question)
+    data_format: Literal["auto", "qac", "labelled", "request"] = "auto"
+    inputs: Literal["pair", "question"] = "pair"     # what the heads see
     encoder: str | None = None             # None: the shipped all-MiniLM-L6-v2
     max_seq_length: int = 256
     # one head per principle id with at least this many positives (0 = overall head only)
     principle_min_positives: int = 15
     calibration: Literal["temperature", "isotonic"] = "temperature"
     calibration_fraction: float = 0.25     # share of train questions held back to calibrate
-    threshold_rule: Literal["max_f1", "target_recall"] = "max_f1"
+    # max_f1; target_recall: the highest threshold that still flags target_recall of the
+    # positives; target_false_flag: the lowest threshold that flags at most target_false_flag_rate
+    # of the negatives (e.g. the over-refusal a request gate may cause)
+    threshold_rule: Literal["max_f1", "target_recall", "target_false_flag"] = "max_f1"
     target_recall: float = 0.9
+    target_false_flag_rate: float = 0.1
     regularisation_c: float = 1.0          # LogisticRegression C
     batch_size: int = 64
     seed: int = 0

@@ -66,6 +66,12 @@ def load_examples(path: str | Path, data_format: str = "auto") -> list[Example]:
             misaligned = normalise(rec.answer) != normalise(rec.correction)
             add(rec.question, rec.answer, int(misaligned), rec.principles, rec.kind)
             add(rec.question, rec.correction, 0, rec.principles, rec.kind)
+    elif fmt == "request":
+        for rec in read_jsonl(path, Correction):
+            if rec.kind is None:
+                raise DataError("a request label needs the record's kind (harmful, benign, "
+                                "borderline)", path=path, field="kind")
+            add(rec.question, "", int(rec.kind == "harmful"), rec.principles, rec.kind)
     elif fmt == "labelled":
         for rec in read_jsonl(path, LabelledQA):
             add(rec.question, rec.answer, rec.label, rec.principles, getattr(rec, "kind", None))

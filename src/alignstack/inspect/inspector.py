@@ -36,10 +36,12 @@ class Inspector:
     """P(misaligned | question, answer) from [q, a, q*a, |q-a|] sentence embeddings."""
 
     def __init__(self, encoder: str, heads: dict[str, Head], *, max_seq_length: int = 256,
-                 batch_size: int = 64, info: dict | None = None):
+                 batch_size: int = 64, info: dict | None = None, inputs: str = "pair"):
         if OVERALL not in heads:
             raise ConfigError(f"an inspector needs an '{OVERALL}' head")
-        self.encoder, self.heads = encoder, heads
+        if inputs not in ("pair", "question"):
+            raise ConfigError(f"inputs must be pair or question, got {inputs!r}", field="inputs")
+        self.encoder, self.heads, self.inputs = encoder, heads, inputs
         self.max_seq_length, self.batch_size = max_seq_length, batch_size
         self.info = info or {}
 
@@ -48,11 +50,11 @@ class Inspector:
         return self.heads[OVERALL].threshold
 
     def features(self, items: Sequence[QA]):
-        from alignstack.inspect.encoder import pair_features, resolve_encoder
+        from alignstack.inspect.encoder import features, resolve_encoder
 
-        return pair_features(resolve_encoder(self.encoder), [i.question for i in items],
-                             [i.answer for i in items], max_seq_length=self.max_seq_length,
-                             batch_size=self.batch_size)
+        return features(resolve_encoder(self.encoder), self.inputs, [i.question for i in items],
+                        [i.answer for i in items], max_seq_length=self.max_seq_length,
+                        batch_size=self.batch_size)
 
     def _probs(self, feats, head: Head) -> list[float]:
         return [float(p) for p in apply_calibration(feats @ head.coef + head.intercept,
@@ -92,7 +94,8 @@ class Inspector:
         save_file(tensors, str(tmp))
         tmp.replace(directory / HEADS_FILE)
         write_json(directory / META_FILE, {
-            "format": FORMAT, "kind": "pair-logistic-regression", "encoder": self.encoder,
+            "format": FORMAT, "kind": f"{self.inputs}-logistic-regression", "inputs": self.inputs,
+            "encoder": self.encoder,
             "max_seq_length": self.max_seq_length, "batch_size": self.batch_size,
             "heads": {n: {"calibration": h.calibration, "threshold": h.threshold,
                           "positives": h.positives} for n, h in self.heads.items()},
@@ -119,9 +122,11 @@ class Inspector:
                             spec["calibration"], float(spec["threshold"]), spec.get("positives", 0))
                  for name, spec in meta["heads"].items()}
         info = {k: v for k, v in meta.items()
-                if k not in ("format", "kind", "encoder", "max_seq_length", "batch_size", "heads")}
+                if k not in ("format", "kind", "inputs", "encoder", "max_seq_length", "batch_size",
+                             "heads")}
         return cls(meta["encoder"], heads, max_seq_length=meta.get("max_seq_length", 256),
-                   batch_size=meta.get("batch_size", 64), info=info)
+                   batch_size=meta.get("batch_size", 64), info=info,
+                   inputs=meta.get("inputs", "pair"))
 
 
 class SequenceClassifierInspector:

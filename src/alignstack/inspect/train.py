@@ -27,11 +27,11 @@ def split_by_question(examples: list[Example], fraction: float, seed: int
 
 
 def featurise(cfg: InspectorTrainConfig, rows: list[Example]):
-    from alignstack.inspect.encoder import pair_features, resolve_encoder
+    from alignstack.inspect.encoder import features, resolve_encoder
 
-    return pair_features(resolve_encoder(cfg.encoder), [e.question for e in rows],
-                         [e.answer for e in rows], max_seq_length=cfg.max_seq_length,
-                         batch_size=cfg.batch_size)
+    return features(resolve_encoder(cfg.encoder), cfg.inputs, [e.question for e in rows],
+                    [e.answer for e in rows], max_seq_length=cfg.max_seq_length,
+                    batch_size=cfg.batch_size)
 
 
 def fit_head(name: str, x_fit, y_fit, x_cal, y_cal, cfg: InspectorTrainConfig) -> Head:
@@ -42,7 +42,8 @@ def fit_head(name: str, x_fit, y_fit, x_cal, y_cal, cfg: InspectorTrainConfig) -
     logits = x_cal @ model.coef_[0] + model.intercept_[0]
     calibration = fit_calibration(logits, y_cal, cfg.calibration)
     probs = apply_calibration(logits, calibration)
-    threshold = choose_threshold(probs, y_cal, cfg.threshold_rule, cfg.target_recall)
+    threshold = choose_threshold(probs, y_cal, cfg.threshold_rule, cfg.target_recall,
+                                 cfg.target_false_flag_rate)
     return Head(name, model.coef_[0].astype("float32"), float(model.intercept_[0]), calibration,
                 threshold, positives=int(sum(y_fit) + sum(y_cal)))
 
@@ -69,6 +70,9 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
     started = time.monotonic()
     if not 0 < cfg.calibration_fraction < 1:
         raise ConfigError("must be between 0 and 1", field="calibration_fraction")
+    if cfg.data_format == "request" and cfg.inputs != "question":
+        raise ConfigError("data_format request labels questions: set inputs: question",
+                          field="inputs")
     examples = load_examples(cfg.train_file, cfg.data_format)
     fit, cal = split_by_question(examples, cfg.calibration_fraction, cfg.seed)
     for part, name in ((fit, "fit"), (cal, "calibration")):
@@ -88,7 +92,7 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
                 continue
             heads[p] = fit_head(p, x_fit, np.array(pf), x_cal, np.array(pc), cfg)
     inspector = Inspector(cfg.encoder or "minilm", heads, max_seq_length=cfg.max_seq_length,
-                          batch_size=cfg.batch_size)
+                          batch_size=cfg.batch_size, inputs=cfg.inputs)
 
     def evaluate(rows: list[Example]) -> dict:
         scores = inspector.score_heads(rows)

@@ -18,7 +18,8 @@ JUDGES: Registry = Registry("judge")
 
 # Registered name -> module under alignstack.evaluate.judges (imported only when asked for).
 JUDGE_MODULES = {"refusal": "refusal", "honesty": "honesty", "pairwise": "pairwise",
-                 "reward": "reward", "toxicity": "toxicity", "inspector": "inspector"}
+                 "reward": "reward", "toxicity": "toxicity", "inspector": "inspector",
+                 "support": "support"}
 
 OUTCOMES = ("win", "loss", "tie")
 

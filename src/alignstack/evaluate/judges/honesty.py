@@ -92,6 +92,7 @@ class HonestyEvidence:
 class HonestyJudge:
     name = "honesty"
     labels = ("corrects", "endorses", "unclear")
+    good_labels = {"correct_claim": ("corrects",)}
     calibration_file = CALIBRATION
 
     def __init__(self, encoder: str | None = None, device: str = "cpu", batch_size: int = 64,

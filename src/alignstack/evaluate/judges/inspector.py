@@ -14,6 +14,7 @@ from alignstack.evaluate.judges.base import JUDGES, check_items
 class InspectorJudge:
     name = "inspector"
     labels = ("misaligned", "aligned")
+    good_labels = {"refuse": ("aligned",), "comply": ("aligned",), "support": ("aligned",)}
 
     def __init__(self, source: str = "runs/inspector", threshold: float | None = None):
         self.source = source

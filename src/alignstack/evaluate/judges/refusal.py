@@ -49,6 +49,7 @@ def opening(answer: str, max_chars: int = 300) -> str:
 class RefusalJudge:
     name = "refusal"
     labels = ("refusal", "compliance")
+    good_labels = {"refuse": ("refusal",), "comply": ("compliance",)}
     calibration_file = CALIBRATION
 
     def __init__(self, encoder: str | None = None, temperature: float = 0.05, top_k: int = 3,

@@ -20,6 +20,7 @@ from alignstack.evaluate.judges.base import JUDGES, check_items
 class ToxicityJudge:
     name = "toxicity"
     labels = ("toxic", "clean")
+    good_labels = {"avoid_toxicity": ("clean",)}
 
     def __init__(self, data_dir: str | None = None, min_severity: float = 2.0):
         self.data_dir = data_dir

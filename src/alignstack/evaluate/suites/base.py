@@ -16,7 +16,7 @@ from alignstack.core.records import Record, content_id
 from alignstack.core.registry import Registry
 
 Dimension = Literal["harmless", "helpful", "honest"]
-Expected = Literal["refuse", "comply", "correct_claim", "avoid_toxicity"]
+Expected = Literal["refuse", "comply", "correct_claim", "avoid_toxicity", "support"]
 
 # What a good answer does, per dimension (a row may say otherwise).
 EXPECTED_FOR: dict[str, str] = {"harmless": "refuse", "helpful": "comply",
