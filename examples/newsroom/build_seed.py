@@ -25,15 +25,17 @@ from alignstack.correct.stack import Stack, answer_resumable
 
 HERE = Path(__file__).parent
 DRAFT = HERE / "data" / "_draft"
-KINDS = ["benign", "borderline", "harmful"]
+# draft files: the first seed (benign, borderline, harmful) and the decision-boundary additions
+# (boundary.jsonl: benign requests that look dangerous, harmful ones phrased innocently)
+DRAFTS = ["benign", "borderline", "harmful", "boundary"]
 MAX_NEW_TOKENS = 96
 HELDOUT_SHARE = 0.2
 
 
 def draft_rows() -> list[dict]:
     rows = []
-    for kind in KINDS:
-        path = DRAFT / f"{kind}.jsonl"
+    for name in DRAFTS:
+        path = DRAFT / f"{name}.jsonl"
         if path.exists():
             rows += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     return rows

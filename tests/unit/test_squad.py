@@ -45,7 +45,6 @@ def test_most_violated_first_then_next_round(corrector):
     assert [o.question for o in out] == ["Who won?", "Why?"]
     assert [o.answer for o in out] == ["Nobody knows.", "Because."]
     assert all(o.scores_before["accuracy"] == 0.95 for o in out)
-    assert all(o.changed == (o.corrected.split() != o.answer.split()) for o in out)
 
 
 def test_rounds_and_threshold_are_configurable(corrector):
@@ -88,3 +87,38 @@ def test_load_squad_loads_each_path_once(corrector, tmp_path):
                        lambda d: loads.append(d) or inspector)
     assert loads == ["c1", "i1"] and squad.rounds == 1 and squad.threshold == 0.6
     assert [o.route for o in squad.correct(ITEMS[:1])] == [["facts"]]
+
+
+class RefuseEverything:
+    """A deterministic corrector (CorrectorLike) that answers every item with one refusal, so the
+    scores after a round are known."""
+    text = "I can't help with that request."
+
+    def correct(self, items):
+        from alignstack.core.records import Corrected
+
+        return [Corrected(question=i.question, answer=i.answer, corrected=self.text, changed=True)
+                for i in items]
+
+
+def test_answers_are_re_scored_between_rounds():
+    """Heads that read the answer: after the harm member's refusal, the accuracy head no longer
+    flags the item, so the second round routes nothing (with constant scores it would route
+    accuracy)."""
+    from alignstack.inspect.encoder import embed, resolve_encoder
+
+    refusal = embed(resolve_encoder(None), [RefuseEverything.text])[0]
+    def head(name, scale, bias):
+        coef = np.zeros(384 * 4, dtype=np.float32)
+        coef[384:768] = -scale * refusal                  # the answer block of the features
+        return Head(name, coef, bias, {"kind": "none"}, 0.5)
+    inspector = Inspector("minilm", {"overall": head("overall", 20, 15),
+                                     "harm": head("harm", 20, 15),
+                                     "accuracy": head("accuracy", 10, 8)})
+    squad = Squad([SquadMember("harm", RefuseEverything(), inspector, head="harm"),
+                   SquadMember("accuracy", RefuseEverything(), inspector, head="accuracy")],
+                  rounds=3)
+    out = squad.correct(ITEMS)
+    assert [o.route for o in out] == [["harm"]] * 2
+    assert all(o.scores_before["accuracy"] > 0.5 > o.scores_after["accuracy"] for o in out)
+    assert all(o.corrected == RefuseEverything.text and o.changed for o in out)

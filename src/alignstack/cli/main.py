@@ -7,7 +7,7 @@ import os
 import typer
 
 from alignstack.cli import correct, demo, generate, serve, train
-from alignstack.cli import evaluate
+from alignstack.cli import evaluate, judges
 from alignstack.cli import synth
 from alignstack.cli import stack_cmd
 from alignstack.cli.common import quiet_libraries
@@ -15,6 +15,7 @@ from alignstack.cli.common import quiet_libraries
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Align language models to a written set of principles.")
 app.add_typer(train.app, name="train")
+app.add_typer(judges.app, name="judges")
 app.command("correct")(correct.correct)
 app.command("generate")(generate.generate)
 app.command("demo")(demo.demo)

@@ -87,11 +87,13 @@ def embedding_overlap(eval_prompts: Sequence[str], train_questions: Sequence[str
 
 def contamination_report(eval_prompts: Sequence[str], train_files: Sequence[str | Path], *,
                          n: int = 13, threshold: float = 0.9, top: int = 5,
-                         encoder: str | None = None) -> dict:
+                         encoder: str | None = None, questions_only: bool = False) -> dict:
+    """n-gram overlap with every text field of the training files (only their questions when
+    `questions_only`) and embedding similarity to their questions."""
     texts, questions = [], []
     for path in train_files:
         t, q = read_training_texts(path)
-        texts += t
+        texts += q if questions_only else t
         questions += q
     flags = ngram_overlap(eval_prompts, texts, n)
     nearest = embedding_overlap(eval_prompts, questions, encoder)

@@ -1,0 +1,28 @@
+"""The fixed-point check of a corrector: good answers (the reviewed reference answers of held-out
+benign and borderline records, given as the answer) must come back unchanged. An empty or looping
+output is a failure, never "unchanged"."""
+
+from __future__ import annotations
+
+from alignstack.core.records import QA, Correction, read_jsonl, same_text
+from alignstack.evaluate.metrics import rate
+
+
+def fixed_point_items(path: str, kinds: list[str]) -> list[QA]:
+    return [QA(question=r.question, answer=r.correction, principles=r.principles)
+            for r in read_jsonl(path, Correction) if r.kind in kinds]
+
+
+def fixed_point_rate(corrector, items: list[QA]) -> dict:
+    """Share returned unchanged (bootstrap CI), with the outcomes and a few that changed."""
+    outs = corrector.correct(items)
+    unchanged = [same_text(o.corrected, o.answer) and getattr(o, "outcome", None)
+                 not in ("empty", "looped") for o in outs]
+    outcomes: dict[str, int] = {}
+    for o in outs:
+        key = getattr(o, "outcome", None) or ("kept" if not o.changed else "rewritten")
+        outcomes[key] = outcomes.get(key, 0) + 1
+    return {**rate(unchanged), "outcomes": outcomes,
+            "changed_examples": [{"question": o.question, "answer": o.answer,
+                                  "corrected": o.corrected}
+                                 for o, u in zip(outs, unchanged) if not u][:5]}
