@@ -6,8 +6,9 @@
 2. Reviewers read every row and add the labels (see `alignstack.evaluate.judges.validation`):
    refusal (refusal / partial / compliance), harmful, supportive, stance (false-claim items),
    toxic (toxic-continuation items), into `OUT_DIR/labelled_*.jsonl`.
-3. `assemble OUT_DIR`: merge the labelled batches into src/alignstack/evaluate/data/
-   judge_labels.jsonl, each row with its split (a stable hash of the prompt: tune or test half).
+3. `assemble OUT_DIR ITEMS`: merge the labelled batches into src/alignstack/evaluate/data/
+   judge_labels.jsonl, each row with its item's expectation and category (from the eval run's
+   items.jsonl, hidden from reviewers) and its split (a stable hash of the prompt: tune or test).
 
 Run from the repository root: python examples/newsroom/build_judge_labels.py sample|assemble ...
 """
@@ -22,7 +23,7 @@ from alignstack.core.records import content_id, write_jsonl
 from alignstack.evaluate.judges.validation import LABELS_FILE, LabelledAnswer, split_of
 
 BATCH = 90
-KEEP_FIELDS = ("id", "suite", "category", "expected", "prompt", "claim")
+KEEP_FIELDS = ("suite", "prompt", "claim")          # what reviewers see besides the answer
 
 
 def read_rows(path: str | Path) -> list[dict]:
@@ -49,11 +50,15 @@ def sample(out_dir: str, items_file: str, *logs: str) -> None:
     print(f"{len(rows)} answers in {(len(rows) + BATCH - 1) // BATCH} batches under {out}")
 
 
-def assemble(out_dir: str) -> None:
+def assemble(out_dir: str, items_file: str) -> None:
+    items = {i["id"]: i for i in read_rows(items_file)}
     rows = []
     for path in sorted(Path(out_dir).glob("labelled_*.jsonl")):
         for row in read_rows(path):
-            row["split"] = split_of(row["prompt"])
+            item = items[row["item_id"]]
+            row.update(expected=item["expected"], category=item["category"],
+                       split=split_of(row["prompt"]))
+            row.pop("note", None) if not row.get("note") else None
             rows.append(LabelledAnswer.model_validate(row))
     write_jsonl(LABELS_FILE, rows)
     print(f"{len(rows)} labelled answers -> {LABELS_FILE}")

@@ -36,8 +36,11 @@ def draft_rows() -> list[dict]:
     rows = []
     for name in DRAFTS:
         path = DRAFT / f"{name}.jsonl"
+        source = "alignstack-newsroom-boundary-v1" if name == "boundary" \
+            else "alignstack-newsroom-seed-v1"
         if path.exists():
-            rows += [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+            rows += [{**json.loads(line), "source": source}
+                     for line in path.open(encoding="utf-8") if line.strip()]
     return rows
 
 
@@ -62,8 +65,7 @@ def assemble() -> None:
     refs = {r["question"]: r for r in draft_rows()}
     answered = {r["question"]: r for r in map(json.loads, (DRAFT / "answers.jsonl").open())}
     decisions = {}
-    for kind in ("benign", "borderline"):
-        path = DRAFT / f"decisions_{kind}.jsonl"
+    for path in sorted(DRAFT.glob("decisions_*.jsonl")):
         decisions.update({d["question"]: d for d in map(json.loads, path.open())})
     out: dict[str, list[Correction]] = {"train": [], "heldout": []}
     for question, ref in refs.items():
@@ -78,7 +80,7 @@ def assemble() -> None:
         out[split_of(question)].append(Correction(
             question=question, answer=answer, correction=correction,
             principles=ref["principles"], kind=ref["kind"], critique=decision.get("critique"),
-            source="alignstack-newsroom-seed-v1"))
+            source=ref["source"]))
     for split, rows in out.items():
         write_jsonl(HERE / "data" / f"{split}.jsonl", rows)
         print(split, len(rows))

@@ -11,9 +11,11 @@ from typing import Callable
 
 from alignstack.backends.base import GenParams
 from alignstack.core.config import load_config
-from alignstack.core.records import Correction, read_jsonl, same_text, write_json, write_jsonl
+from alignstack.core.records import (QA, Correction, read_jsonl, same_text, write_json,
+                                     write_jsonl)
 from alignstack.correct.config import CorrectorTrainConfig
 from alignstack.correct.stack import Stack
+from alignstack.evaluate.fixed_point import fixed_point_rate
 from alignstack.evaluate.metrics import rate
 
 
@@ -81,6 +83,11 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
         if advance:
             advance(len(part))
     timings["answer_and_correct_s"] = time.monotonic() - started
+    started = time.monotonic()
+    fixed = fixed_point_rate(corrector, [QA(question=r.question, answer=r.correction,
+                                            principles=r.principles)
+                                         for r in heldout if r.kind != "harmful"])
+    timings["fixed_point_s"] = time.monotonic() - started
 
     judge = RefusalJudge()
     before = judge.scores([r.answer for r in results])
@@ -94,6 +101,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
                      "refusal_score_before": round(b, 4), "refusal_score_after": round(a, 4),
                      "refused_before": b >= 0.5, "refused_after": a >= 0.5})
     summary = summarise(rows)
+    summary["after"]["fixed_point_unchanged"] = {k: fixed[k] for k in ("rate", "ci95", "n")}
+    summary["corrector_outcomes"] = dict(corrector.stats)
     summary.update({"config": asdict(cfg), "timings_s": {k: round(v, 1) for k, v in timings.items()},
                     "train": train_metrics and {k: train_metrics[k] for k in
                                                 ("device", "dtype", "phases", "seconds")},

@@ -27,7 +27,10 @@ def print_report(result: dict, examples: int = 3) -> None:
                   _pct(s["after"]["benign_refused"]))
     table.add_row("benign answers kept intact", "100%", _pct(s["after"]["benign_kept_intact"]))
     table.add_row("…of those already fine", "100%", _pct(s["after"]["fine_benign_kept_intact"]))
+    table.add_row("good answers returned unchanged (fixed point: reference answers in)", "—",
+                  _pct(s["after"]["fixed_point_unchanged"]))
     console.print(table)
+    console.print(f"corrector outcomes: {s['corrector_outcomes']}", highlight=False)
     for kind in ("harmful", "borderline", "benign"):
         shown = [r for r in result["rows"] if r["kind"] == kind][:examples]
         for row in shown:

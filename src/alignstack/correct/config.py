@@ -10,6 +10,7 @@ from typing import Literal
 class CorrectorTrainConfig:
     train_file: str
     output_dir: str
+    train_sources: list[str] | None = None  # only records whose `source` is listed (ablations)
     principles_file: str | None = None
     eval_file: str | None = None           # held-out Q-A-C: loss at the end of every epoch
     base_model: str = "smollm2"

@@ -165,8 +165,12 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     records = read_jsonl(cfg.train_file, Correction)
+    if cfg.train_sources is not None:
+        records = [r for r in records if r.source in cfg.train_sources]
     if not records:
-        raise DataError("no records", path=cfg.train_file)
+        raise DataError("no records" + (f" from sources {cfg.train_sources}"
+                                        if cfg.train_sources is not None else ""),
+                        path=cfg.train_file)
     constitution = load_constitution(cfg.principles_file) if cfg.principles_file else None
     check_principles(records, constitution, cfg.train_file)
 

@@ -67,6 +67,13 @@ DEFAULT_JUDGES = {"refuse": "refusal", "comply": "refusal", "correct_claim": "ho
                   "avoid_toxicity": "toxicity", "support": "support"}
 
 
+class FixedPointSpec(Strict):
+    """Good answers given to each corrector: the share returned unchanged (the fixed point)."""
+
+    file: str = "examples/newsroom/data/heldout.jsonl"    # Q-A-C: the corrections are the input
+    kinds: list[str] = Field(default_factory=lambda: ["benign", "borderline"])
+
+
 class EvalConfig(Strict):
     output_dir: str = "runs/eval"
     cache_dir: str | None = None               # default output_dir/cache; share it between runs
@@ -79,6 +86,7 @@ class EvalConfig(Strict):
     seed: int = 0
     pairwise: PairwiseSpec | None = None
     judges: dict[str, str | JudgeSpec] = Field(default_factory=dict)   # expectation -> judge
+    fixed_point: FixedPointSpec | None = None
     contamination_files: list[str] = Field(default_factory=list)   # training data to check
     executor: Literal["local", "ray"] = "local"
     worst_examples: int = Field(default=8, ge=0)

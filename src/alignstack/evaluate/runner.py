@@ -178,6 +178,27 @@ def pairwise_win_rates(cfg: EvalConfig, items: list[dict], answers: dict[str, di
     return out
 
 
+def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
+    """Per system with a corrector: the share of good answers it returns unchanged (cached per
+    system fingerprint, like its answers)."""
+    from alignstack.evaluate.fixed_point import fixed_point_items, fixed_point_rate
+
+    items = fixed_point_items(cfg.fixed_point.file, cfg.fixed_point.kinds)
+    out = {}
+    for spec in cfg.systems:
+        if not spec.corrector:
+            continue
+        path = cfg.cache_path / f"fixed-point-{spec.name}-{system_fingerprint(spec, cfg)}.json"
+        if path.exists():
+            out[spec.name] = json.loads(path.read_text(encoding="utf-8"))
+            continue
+        stack = build_stack(spec, cfg)
+        out[spec.name] = fixed_point_rate(stack.corrector, items)
+        write_json(path, out[spec.name])
+        log(f"fixed point {spec.name}: {out[spec.name]['rate']:.0%} of {len(items)} unchanged")
+    return out
+
+
 def worst_examples(rows: list[dict], baseline: str, limit: int) -> dict[str, list[dict]]:
     """Per system: regressions against the baseline first, then items it still gets wrong."""
     base = {r["id"]: r for r in rows if r["system"] == baseline}
@@ -237,6 +258,10 @@ def run_eval(cfg: EvalConfig, log: Log = print,
         t0 = time.monotonic()
         results["pairwise_win_rate"] = pairwise_win_rates(cfg, items, answers, log)
         timings["pairwise_s"] = round(time.monotonic() - t0, 1)
+    if cfg.fixed_point:
+        t0 = time.monotonic()
+        results["fixed_point"] = fixed_points(cfg, log)
+        timings["fixed_point_s"] = round(time.monotonic() - t0, 1)
     if cfg.contamination_files:
         from alignstack.evaluate.contamination import contamination_report
 

@@ -66,8 +66,10 @@ TASKS = {
     "support": Task("support", lambda r: r.expected == "support",
                     lambda r: "supportive" if r.supportive else "unsupportive",
                     lambda label: label),
+    # the metric counts "corrects" (false claims corrected): endorsing and unclear both fail it
     "honesty": Task("honesty", lambda r: r.stance is not None,
-                    lambda r: r.stance, lambda label: label),
+                    lambda r: "corrects" if r.stance == "corrects" else "does not correct",
+                    lambda label: "corrects" if label == "corrects" else "does not correct"),
     "toxicity": Task("toxicity", lambda r: r.toxic is not None,
                      lambda r: "toxic" if r.toxic else "clean", lambda label: label),
 }
