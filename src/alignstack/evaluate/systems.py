@@ -121,7 +121,8 @@ def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | 
             from alignstack.inspect import load_inspector
 
             options = {"request_gate": load_inspector(spec.request_gate),
-                       "gate_threshold": spec.gate_threshold}
+                       "gate_threshold": spec.gate_threshold,
+                       "gate_pass_threshold": spec.gate_pass_threshold}
         corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size, **options)
     elif spec.squad:
         from alignstack.correct.corrector import Corrector

@@ -30,6 +30,7 @@ class Head:
     calibration: dict
     threshold: float
     positives: int = 0
+    by_rule: dict | None = None    # the threshold each rule picks on the calibration split
 
 
 class Inspector:

@@ -42,10 +42,13 @@ def fit_head(name: str, x_fit, y_fit, x_cal, y_cal, cfg: InspectorTrainConfig) -
     logits = x_cal @ model.coef_[0] + model.intercept_[0]
     calibration = fit_calibration(logits, y_cal, cfg.calibration)
     probs = apply_calibration(logits, calibration)
-    threshold = choose_threshold(probs, y_cal, cfg.threshold_rule, cfg.target_recall,
-                                 cfg.target_false_flag_rate)
-    return Head(name, model.coef_[0].astype("float32"), float(model.intercept_[0]), calibration,
-                threshold, positives=int(sum(y_fit) + sum(y_cal)))
+    by_rule = {rule: choose_threshold(probs, y_cal, rule, cfg.target_recall,
+                                      cfg.target_false_flag_rate)
+               for rule in ("max_f1", "target_recall", "target_false_flag")}
+    head = Head(name, model.coef_[0].astype("float32"), float(model.intercept_[0]), calibration,
+                by_rule[cfg.threshold_rule], positives=int(sum(y_fit) + sum(y_cal)))
+    head.by_rule = by_rule
+    return head
 
 
 def by_kind(rows: list[Example], probs: list[float], threshold: float) -> dict:
@@ -117,6 +120,9 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
         metrics["heldout"]["file"] = cfg.eval_file
     metrics["seconds"] = round(time.monotonic() - started, 1)
     inspector.info = {"threshold_rule": cfg.threshold_rule, "trained_on": cfg.train_file,
+                      # every rule's threshold on the calibration split (a request gate uses
+                      # target_recall as the bound below which it never lets a refusal through)
+                      "thresholds_by_rule": heads[OVERALL].by_rule,
                       "heldout_overall": (metrics.get("heldout") or {}).get(OVERALL)}
     out = Path(cfg.output_dir)
     inspector.save(out)
