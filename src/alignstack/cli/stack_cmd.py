@@ -34,6 +34,9 @@ def stack(
     squad: Optional[Path] = typer.Option(None, help="Squad YAML (members with corrector, "
                                                     "inspector, head); instead of --corrector."),
     inspector: Optional[str] = typer.Option(None, help="Inspector dir: gates the corrector."),
+    request_gate: Optional[str] = typer.Option(None, help="Request classifier dir (`train "
+                                                          "inspector` with inputs: question): "
+                                                          "constrains a verdict corrector."),
     threshold: Optional[float] = typer.Option(None, help="Gate threshold (default: the "
                                                          "inspector's chosen one)."),
     best_of_n: int = typer.Option(1, "--best-of-n", help="Sample N, keep the inspector's best."),
@@ -56,8 +59,12 @@ def stack(
         raise ConfigError("give --corrector or --squad, not both", field="squad")
     rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
     gate = load_inspector(inspector) if inspector else None
+    if request_gate and not corrector:
+        raise ConfigError("--request-gate constrains a verdict corrector: give --corrector",
+                          field="request_gate")
     if corrector:
-        fixer = Corrector.load(corrector, batch_size=batch_size)
+        fixer = Corrector.load(corrector, batch_size=batch_size, **(
+            {"request_gate": load_inspector(request_gate)} if request_gate else {}))
     elif squad:
         fixer = load_squad(squad, lambda d: Corrector.load(d, batch_size=batch_size),
                            load_inspector)

@@ -217,9 +217,8 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
         phase_start = time.monotonic()
         result = trainer.train()
         model = trainer.model
-        history = trainer.state.log_history
-        if eval_rows and not any("eval_loss" in h for h in history):
-            history.append({**trainer.evaluate(), "epoch": trainer.state.epoch})
+        if eval_rows and not any("eval_loss" in h for h in trainer.state.log_history):
+            trainer.evaluate()              # logs the held-out loss into the history
         metrics["phases"].append(phase_metrics(name, rows, trainer, result, phase_start,
                                                callback.stopped_early))
     metrics["seconds"] = round(time.monotonic() - started, 1)
@@ -230,9 +229,9 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
 
 def phase_metrics(name: str, rows: list[dict], trainer, result, started: float,
                   stopped_early: bool) -> dict:
-    """Step time, tokens/s (TRL counts the tokens it trained on), the logged loss curve and the
-    held-out loss at the end of each epoch."""
-    seconds = time.monotonic() - started
+    """Step time and tokens/s of the training loop (TRL counts the tokens it trained on; held-out
+    evaluation excluded), the logged loss curve and the held-out loss at the end of each epoch."""
+    seconds = float(result.metrics.get("train_runtime") or time.monotonic() - started)
     history = trainer.state.log_history
     steps = max(1, trainer.state.global_step)
     tokens = max((h.get("num_tokens", 0) for h in history), default=0)

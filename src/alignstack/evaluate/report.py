@@ -105,6 +105,10 @@ def render(results: dict) -> str:
     if any(results["systems"][s].get("skipped_share") for s in systems):
         parts.append("<tr><td>answers the inspector passed untouched</td>" + "".join(
             f"<td>{_pct(results['systems'][s].get('skipped_share'))}</td>" for s in systems) + "</tr>")
+    fixed = results.get("fixed_point") or {}
+    if fixed:
+        parts.append("<tr><td>good answers returned unchanged (fixed point)</td>" + "".join(
+            f"<td>{_pct(fixed.get(s))}</td>" for s in systems) + "</tr>")
     parts.append("</table>")
     present = [(m, l) for m, l, _ in METRICS if any(m in results["systems"][s]["overall"] for s in systems)]
     parts.append("<figure id='plot-overall'>" + _bars(
