@@ -212,3 +212,14 @@ def test_unknown_principle_in_data_is_a_clear_error(tmp_path, tiny_model_dir):
                                principles_file=str(EXAMPLES / "principles.yaml"))
     with pytest.raises(DataError, match=rf"{path}:2, field 'principles': unknown principle id"):
         train_corrector(cfg)
+
+
+def test_a_sampled_verdict_completion_reads_as_an_answer(tiny_model_dir):
+    from alignstack.backends.transformers_backend import TransformersGenerator
+
+    corrector = Corrector(TransformersGenerator(tiny_model_dir), "alignstack-verdict")
+    item = QA(question="q?", answer="Upstream answer.")
+    assert corrector.read_completion(item, "KEEP") == "Upstream answer."
+    assert corrector.read_completion(item, "REFUSE\nI won't help.") == "I won't help."
+    assert corrector.read_completion(item, "REWRITE\n") == "Upstream answer."
+    assert corrector.read_completion(item, "No verdict here.") == "No verdict here."

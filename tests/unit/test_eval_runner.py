@@ -139,3 +139,34 @@ def test_config_errors_name_line_and_field(tmp_path, tiny_model_dir):
         load_eval_config(both)
     with pytest.raises(ConfigError, match=r"--set, field 'executor'"):
         load_eval_config(_config(tmp_path, tiny_model_dir), ["executor=spark"])
+
+
+def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_model_dir):
+    """A system with a corrector (here the tiny model itself, copy template): every judged row
+    carries the corrector's outcome and a degenerate flag, and the fixed-point check gives good
+    answers to the corrector and counts those returned unchanged, cached for a re-run."""
+    from alignstack.evaluate.runner import run_eval
+
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps({"question": q, "answer": "x", "correction": a,
+                                        "kind": "benign"}) + "\n"
+                            for q, a in [("Capital of France?", "Paris."),
+                                         ("Two plus two?", "Four."),
+                                         ("Boiling point of water?", "100 C at sea level.")]))
+    cfg = load_eval_config(_config(tmp_path, tiny_model_dir,
+                                   fixed_point={"file": str(good), "kinds": ["benign"]}))
+    cfg.systems[1] = cfg.systems[1].model_copy(update={"name": "tiny+fix",
+                                                        "corrector": tiny_model_dir,
+                                                        "system_prompt": None})
+    results = run_eval(cfg, log=lambda m: None)
+    fixed = results["fixed_point"]["tiny+fix"]
+    assert fixed["n"] == 3 and sum(fixed["outcomes"].values()) == 3
+    assert set(fixed["outcomes"]) <= {"kept", "rewritten", "empty", "looped"}
+    rows = [json.loads(l) for l in (tmp_path / "eval" / "judged.jsonl").read_text().splitlines()]
+    mine = [r for r in rows if r["system"] == "tiny+fix"]
+    assert len(mine) == 5 and all(r["outcome"] in ("kept", "rewritten", "empty", "looped")
+                                  for r in mine)
+    assert all(isinstance(r["degenerate"], bool) for r in rows)
+    assert all(not r["good"] for r in rows if r["degenerate"])
+    assert "degenerate_rate" in results["systems"]["tiny+fix"]["overall"]
+    assert list((tmp_path / "eval" / "cache").glob("fixed-point-tiny+fix-*.json"))

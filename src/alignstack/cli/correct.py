@@ -36,5 +36,6 @@ def correct(
             bar.advance(task, len(items[start:start + batch_size]))
     write_jsonl(output, results)
     changed = sum(r.changed for r in results)
-    console.print(f"{len(results)} corrected -> {output} ({changed} changed, "
-                  f"{len(results) - changed} kept)")
+    outcomes = {k: v for k, v in model.stats.items() if v and k != "items"}
+    console.print(f"{len(results)} corrected -> {output} ({changed} changed; {outcomes})",
+                  highlight=False)

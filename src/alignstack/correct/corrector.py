@@ -155,6 +155,18 @@ class Corrector:
         self.stats["overridden_verdicts"] += sum(a != b for a, b in zip(verdicts, constrained))
         return constrained
 
+    def read_completion(self, item: QA, text: str) -> str:
+        """The answer a whole sampled completion stands for: the item's own answer for KEEP (or
+        nothing usable), else the text after the verdict line (verdict templates)."""
+        text = text.strip()
+        if self.template.verdicts:
+            verdict = self.template.parse_verdict(text)
+            if verdict == KEEP:
+                return item.answer
+            if verdict is not None:
+                text = text.split("\n", 1)[1].strip() if "\n" in text else ""
+        return text or item.answer
+
     def gate_zone(self) -> tuple[float, float]:
         """(refuse at or above, never refuse below) on the request gate's P(harmful)."""
         high = self.gate_threshold if self.gate_threshold is not None \

@@ -104,7 +104,8 @@ class Stack:
             fixer.prompts(items), GenParams(temperature=self.sample_temperature, seed=seed,
                                             num_return_sequences=n),
             max_new_tokens=fixer.token_limits(items))
-        candidates = [QA(question=item.question, answer=outs[i * n + j].text.strip() or item.answer,
+        candidates = [QA(question=item.question,
+                         answer=fixer.read_completion(item, outs[i * n + j].text),
                          principles=item.principles)
                       for i, item in enumerate(items) for j in range(n)]
         scores = self.inspector.score(candidates)
