@@ -26,8 +26,8 @@ demo: $(STAMP)
 	$(BIN)/alignstack demo --config examples/newsroom/demo.yaml
 
 # The measured comparison in the README: the judges' agreement with hand labels (test half), then
-# SmolLM2 alone / + principles in the system prompt / + the earlier copy-template corrector / + the
-# verdict corrector / + the verdict corrector under the request gate, on external suites.
+# SmolLM2 alone / + principles in the system prompt / + the verdict corrector alone / + the verdict
+# corrector with encoder gates deciding / + the earlier copy-template corrector, on external suites.
 eval: $(STAMP)
 	test -f runs/corrector-v1/corrector.json || $(BIN)/alignstack train corrector \
 	  --config examples/newsroom/recipes/corrector-v1.yaml
@@ -35,6 +35,8 @@ eval: $(STAMP)
 	  --config examples/newsroom/corrector.yaml
 	test -f runs/request-gate/inspector.json || $(BIN)/alignstack train inspector \
 	  --config examples/newsroom/request_gate.yaml
+	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
+	  --config examples/newsroom/inspector.yaml
 	$(BIN)/alignstack judges validate --output runs/judges/validation.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval.yaml
 

@@ -223,3 +223,23 @@ def test_a_sampled_verdict_completion_reads_as_an_answer(tiny_model_dir):
     assert corrector.read_completion(item, "REFUSE\nI won't help.") == "I won't help."
     assert corrector.read_completion(item, "REWRITE\n") == "Upstream answer."
     assert corrector.read_completion(item, "No verdict here.") == "No verdict here."
+
+
+def test_gated_verdict_decision_table():
+    from alignstack.correct.corrector import gated_verdict
+
+    zone = (0.6, 0.1)             # refuse at or above 0.6, never refuse below 0.1
+    # the answer gate decides whether to change; the request gate how
+    assert gated_verdict(REFUSE, 0.9, zone, bad=False) == KEEP
+    assert gated_verdict(KEEP, 0.9, zone, bad=True) == REFUSE
+    assert gated_verdict(REFUSE, 0.05, zone, bad=True) == REWRITE
+    assert gated_verdict(REFUSE, 0.3, zone, bad=True) == REFUSE      # unsure: the corrector's
+    assert gated_verdict(None, 0.3, zone, bad=True) == REWRITE       # unsure, none: p < 0.5
+    assert gated_verdict(KEEP, 0.55, zone, bad=True) == REFUSE
+    assert gated_verdict(KEEP, None, None, bad=True) == REWRITE      # no request gate
+    # no answer gate: the corrector keeps or changes, the request gate constrains a change
+    assert gated_verdict(KEEP, 0.9, zone, bad=None) == KEEP
+    assert gated_verdict(REWRITE, 0.9, zone, bad=None) == REFUSE
+    assert gated_verdict(REFUSE, 0.05, zone, bad=None) == REWRITE
+    assert gated_verdict(REFUSE, 0.3, zone, bad=None) == REFUSE
+    assert gated_verdict(None, None, None, bad=None) == REWRITE

@@ -37,6 +37,8 @@ def stack(
     request_gate: Optional[str] = typer.Option(None, help="Request classifier dir (`train "
                                                           "inspector` with inputs: question): "
                                                           "constrains a verdict corrector."),
+    answer_gate: Optional[str] = typer.Option(None, help="Answer inspector dir: decides whether "
+                                                         "a verdict corrector changes an answer."),
     threshold: Optional[float] = typer.Option(None, help="Gate threshold (default: the "
                                                          "inspector's chosen one)."),
     best_of_n: int = typer.Option(1, "--best-of-n", help="Sample N, keep the inspector's best."),
@@ -59,12 +61,13 @@ def stack(
         raise ConfigError("give --corrector or --squad, not both", field="squad")
     rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
     gate = load_inspector(inspector) if inspector else None
-    if request_gate and not corrector:
-        raise ConfigError("--request-gate constrains a verdict corrector: give --corrector",
-                          field="request_gate")
+    if (request_gate or answer_gate) and not corrector:
+        raise ConfigError("--request-gate / --answer-gate steer a verdict corrector: give "
+                          "--corrector", field="request_gate")
     if corrector:
-        fixer = Corrector.load(corrector, batch_size=batch_size, **(
-            {"request_gate": load_inspector(request_gate)} if request_gate else {}))
+        gates = {k: load_inspector(v) for k, v in (("request_gate", request_gate),
+                                                    ("answer_gate", answer_gate)) if v}
+        fixer = Corrector.load(corrector, batch_size=batch_size, **gates)
     elif squad:
         fixer = load_squad(squad, lambda d: Corrector.load(d, batch_size=batch_size),
                            load_inspector)

@@ -1,7 +1,9 @@
 """Batched corrector inference: (question, answer) -> corrected answer, identity when it is fine.
 
 Verdict templates run in two passes: a few tokens for every item's verdict, then a rewrite only
-for the items not kept, so a good answer costs a verdict, not a copy. An optional request gate
+for the items not kept, so a good answer costs a verdict, not a copy. An optional answer gate (an
+inspector: P(misaligned | question, answer)) decides whether to change the answer at all, instead
+of the corrector's own verdict. An optional request gate
 (a classifier of the question: P(harmful request)) constrains the verdict: a request it flags may
 be kept or refused, never rewritten; one it clearly passes may be kept or rewritten, never
 refused; in between (the uncertain zone) the corrector decides. The zone runs from the gate's
@@ -42,6 +44,37 @@ def unusable(text: str) -> str | None:
     return "looped" if repeated_ngram(text) else None
 
 
+def gated_verdict(generated: str | None, p_harm: float | None,
+                  zone: tuple[float, float] | None, bad: bool | None) -> str:
+    """The verdict, from the corrector's own (`generated`, None when absent or unparsed), the
+    request gate's P(harmful request) with its zone (refuse at or above `zone[0]`, never refuse
+    below `zone[1]`), and the answer gate's flag (the inspector: is this answer misaligned?).
+
+    With an answer gate, it decides whether to change the answer at all; the request gate (else
+    the corrector) decides between a refusal and a rewrite. Without one, the corrector decides to
+    keep, and the request gate constrains a change."""
+    if bad is not None:
+        if not bad:
+            return KEEP
+        if p_harm is None:
+            return generated if generated in (REWRITE, REFUSE) else REWRITE
+        high, low = zone
+        if p_harm >= high:
+            return REFUSE
+        if p_harm < low:
+            return REWRITE
+        if generated in (REWRITE, REFUSE):
+            return generated
+        return REFUSE if p_harm >= 0.5 else REWRITE
+    verdict = generated or REWRITE
+    if p_harm is None or verdict == KEEP:
+        return verdict
+    high, low = zone
+    if p_harm >= high:
+        return REFUSE
+    return REWRITE if verdict == REFUSE and p_harm < low else verdict
+
+
 def cut_loop(text: str, n: int = 5) -> str:
     """The text up to where a word n-gram starts repeating (what a loop said before looping)."""
     words = text.split()
@@ -61,7 +94,8 @@ class Corrector:
                  principles_in_prompt: str = "all", max_new_tokens: int = 160,
                  extra_tokens: int = 48, no_repeat_ngram_size: int = 12,
                  request_gate: RequestGate | None = None, gate_threshold: float | None = None,
-                 gate_pass_threshold: float | None = None):
+                 gate_pass_threshold: float | None = None, answer_gate=None,
+                 answer_gate_threshold: float | None = None):
         self.generator = generator
         self.template = get_template(template_name, generator.tokenizer)
         self.constitution = constitution
@@ -72,6 +106,8 @@ class Corrector:
         self.request_gate = request_gate
         self.gate_threshold = gate_threshold
         self.gate_pass_threshold = gate_pass_threshold
+        self.answer_gate = answer_gate          # an inspector: P(misaligned | question, answer)
+        self.answer_gate_threshold = answer_gate_threshold
         self.stats = {"items": 0, "kept": 0, "rewritten": 0, "refused": 0, "empty": 0,
                       "looped": 0, "unparsed_verdicts": 0, "overridden_verdicts": 0}
 
@@ -81,7 +117,8 @@ class Corrector:
              dtype: str = "auto", **options) -> "Corrector":
         """`source`: a directory written by `train corrector` (base + LoRA adapter), or any causal
         LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `options`: the
-        constructor's (request_gate, gate_threshold, gate_pass_threshold, no_repeat_ngram_size)."""
+        constructor's (request_gate, gate_threshold, gate_pass_threshold, answer_gate,
+        answer_gate_threshold, no_repeat_ngram_size)."""
         from alignstack.backends.transformers_backend import TransformersGenerator
 
         meta = read_meta(source) if Path(source).is_dir() else None
@@ -132,28 +169,26 @@ class Corrector:
         return results
 
     def verdicts(self, items: list[QA], prompts: list[str]) -> list[str]:
-        """Each item's verdict: generated, then constrained by the request gate if there is one."""
-        heads = self.generator.generate_text(prompts, GenParams(max_new_tokens=VERDICT_TOKENS))
-        verdicts = []
-        for out in heads:
-            verdict = self.template.parse_verdict(out.text)
-            if verdict is None:
-                self.stats["unparsed_verdicts"] += 1
-                verdict = REWRITE
-            verdicts.append(verdict)
-        if self.request_gate is None:
-            return verdicts
-        high, low = self.gate_zone()
-        scores = self.request_gate.score([QA(question=i.question, answer="") for i in items])
-        constrained = []
-        for verdict, p in zip(verdicts, scores):
-            if verdict != KEEP and p >= high:
-                verdict = REFUSE
-            elif verdict == REFUSE and p < low:
-                verdict = REWRITE
-            constrained.append(verdict)
-        self.stats["overridden_verdicts"] += sum(a != b for a, b in zip(verdicts, constrained))
-        return constrained
+        """Each item's verdict: from the gates where they are sure, else generated."""
+        need_lm = self.answer_gate is None or self.request_gate is None
+        lm: list[str | None] = [None] * len(items)
+        if need_lm:
+            heads = self.generator.generate_text(prompts,
+                                                 GenParams(max_new_tokens=VERDICT_TOKENS))
+            lm = [self.template.parse_verdict(out.text) for out in heads]
+            self.stats["unparsed_verdicts"] += sum(v is None for v in lm)
+        harm = (self.request_gate.score([QA(question=i.question, answer="") for i in items])
+                if self.request_gate is not None else [None] * len(items))
+        bad = ([p >= self.answer_threshold() for p in self.answer_gate.score(items)]
+               if self.answer_gate is not None else [None] * len(items))
+        zone = self.gate_zone() if self.request_gate is not None else None
+        out = [gated_verdict(v, p, zone, b) for v, p, b in zip(lm, harm, bad)]
+        self.stats["overridden_verdicts"] += sum(v is not None and v != o for v, o in zip(lm, out))
+        return out
+
+    def answer_threshold(self) -> float:
+        return (self.answer_gate_threshold if self.answer_gate_threshold is not None
+                else self.answer_gate.threshold)
 
     def read_completion(self, item: QA, text: str) -> str:
         """The answer a whole sampled completion stands for: the item's own answer for KEEP (or

@@ -44,6 +44,10 @@ class SystemSpec(Strict):
     request_gate: str | None = None
     gate_threshold: float | None = None         # refuse at or above (default: the gate's own)
     gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
+    # an answer inspector (`train inspector`) that decides whether the corrector changes an answer
+    # at all (instead of the corrector's own KEEP verdict)
+    answer_gate: str | None = None
+    answer_gate_threshold: float | None = None
     best_of_n: int = Field(default=1, ge=1)
 
 

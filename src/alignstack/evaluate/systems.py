@@ -52,8 +52,9 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
              _files_fingerprint(spec.squad)]
-    if spec.request_gate:
-        parts.append(_files_fingerprint(spec.request_gate))
+    for extra in (spec.request_gate, spec.answer_gate):
+        if extra:
+            parts.append(_files_fingerprint(extra))
     return content_id(*parts)
 
 
@@ -116,13 +117,16 @@ def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | 
     if spec.corrector:
         from alignstack.correct.corrector import Corrector
 
+        from alignstack.inspect import load_inspector
+
         options: dict = {}
         if spec.request_gate:
-            from alignstack.inspect import load_inspector
-
-            options = {"request_gate": load_inspector(spec.request_gate),
-                       "gate_threshold": spec.gate_threshold,
-                       "gate_pass_threshold": spec.gate_pass_threshold}
+            options.update(request_gate=load_inspector(spec.request_gate),
+                           gate_threshold=spec.gate_threshold,
+                           gate_pass_threshold=spec.gate_pass_threshold)
+        if spec.answer_gate:
+            options.update(answer_gate=load_inspector(spec.answer_gate),
+                           answer_gate_threshold=spec.answer_gate_threshold)
         corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size, **options)
     elif spec.squad:
         from alignstack.correct.corrector import Corrector
