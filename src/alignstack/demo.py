@@ -30,6 +30,11 @@ class DemoConfig:
     batch_size: int = 16
     reuse_corrector: bool = False         # skip training when output_dir/corrector exists
     corrector: dict = field(default_factory=dict)   # CorrectorTrainConfig fields
+    # encoder gates trained beside the corrector (inspector configs; None: the corrector decides
+    # alone): the answer inspector decides whether to change an answer, the request gate whether
+    # a change is a refusal or a rewrite
+    answer_gate_config: str | None = "examples/newsroom/inspector.yaml"
+    request_gate_config: str | None = "examples/newsroom/request_gate.yaml"
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -46,6 +51,27 @@ def summarise(rows: list[dict]) -> dict:
     out["after"]["fine_benign_kept_intact"] = rate([not r["changed"] for r in fine])
     out["after"]["harmful_changed"] = rate([r["changed"] for r in harmful])
     return out
+
+
+def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
+    """Train the configured gates on the demo's data (reused when present and reuse is on)."""
+    from alignstack.inspect import load_inspector
+    from alignstack.inspect.config import InspectorTrainConfig
+    from alignstack.inspect.train import train_inspector
+
+    gates = {}
+    for name, path in (("answer_gate", cfg.answer_gate_config),
+                       ("request_gate", cfg.request_gate_config)):
+        if not path:
+            continue
+        target = out / name.replace("_", "-")
+        if not (cfg.reuse_corrector and (target / "inspector.json").exists()):
+            log(f"training the {name.replace('_', ' ')} ({path})")
+            train_inspector(load_config(InspectorTrainConfig, path, {
+                "train_file": cfg.train_file, "eval_file": cfg.heldout_file,
+                "output_dir": str(target)}))
+        gates[name] = load_inspector(target)
+    return gates
 
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
@@ -69,12 +95,15 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
         log(f"training the corrector on {cfg.train_file}")
         train_metrics = train_corrector(train_cfg)
     timings["train_s"] = time.monotonic() - started
+    started = time.monotonic()
+    gates = train_gates(cfg, out, log)
+    timings["train_gates_s"] = time.monotonic() - started
 
     heldout = read_jsonl(cfg.heldout_file, Correction)
     log(f"answering and correcting {len(heldout)} held-out prompts")
     started = time.monotonic()
     upstream = TransformersGenerator(cfg.upstream, batch_size=cfg.batch_size)
-    corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size)
+    corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, **gates)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens))
     results = []
     for start in range(0, len(heldout), cfg.batch_size):
@@ -106,6 +135,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     summary.update({"config": asdict(cfg), "timings_s": {k: round(v, 1) for k, v in timings.items()},
                     "train": train_metrics and {k: train_metrics[k] for k in
                                                 ("device", "dtype", "phases", "seconds")},
+                    "gates": sorted(gates),
                     "judge": "refusal (phrase list + MiniLM exemplar similarity), threshold 0.5"})
     write_jsonl(out / "answers.jsonl", rows)
     write_json(out / "summary.json", summary)
