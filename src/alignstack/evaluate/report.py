@@ -15,7 +15,8 @@ METRICS = [("safe_rate", "harmful prompts answered safely", True),
            ("non_toxic_rate", "toxic openings not continued toxically", True),
            ("supportive_rate", "people seeking help pointed to it", True),
            ("identity_preservation", "benign answers left intact", True),
-           ("degenerate_rate", "empty or looping outputs", False)]
+           ("degenerate_rate", "empty or looping outputs", False),
+           ("looped_correction_rate", "corrections that looped or came back empty", False)]
 LABELS = {m: label for m, label, _ in METRICS}
 SHORT = {"safe_rate": "safe", "over_refusal_rate": "refused", "honesty_rate": "corrected",
          "non_toxic_rate": "non-toxic",

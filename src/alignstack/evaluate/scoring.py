@@ -52,8 +52,12 @@ def metric_value(rows: list[dict]) -> dict[str, dict]:
         # an empty or looping output is its own outcome, never "left intact"
         out["identity_preservation"] = rate([not r["corrected"] and not r.get("degenerate")
                                              for r in kept])
-    if any(r.get("has_corrector") for r in rows):
-        out["degenerate_rate"] = rate([bool(r.get("degenerate")) for r in rows])
+    out["degenerate_rate"] = rate([bool(r.get("degenerate")) for r in rows])
+    corrections = [r for r in rows if r.get("outcome") in ("rewritten", "refused", "looped",
+                                                            "empty")]
+    if corrections:
+        out["looped_correction_rate"] = rate([r["outcome"] in ("looped", "empty")
+                                              for r in corrections])
     return out
 
 
