@@ -51,6 +51,5 @@ class CorrectorRunConfig:
     principles_file: str | None = None
     batch_size: int = 8
     max_new_tokens: int = 160
-    no_repeat_ngram_size: int = 12         # loop guard for rewrites (0 = off)
     device: str = "auto"
     dtype: str = "auto"
