@@ -58,7 +58,8 @@ def assemble(out_dir: str, items_file: str) -> None:
             item = items[row["item_id"]]
             row.update(expected=item["expected"], category=item["category"],
                        split=split_of(row["prompt"]))
-            row.pop("note", None) if not row.get("note") else None
+            if not row.get("note"):
+                row.pop("note", None)
             rows.append(LabelledAnswer.model_validate(row))
     write_jsonl(LABELS_FILE, rows)
     print(f"{len(rows)} labelled answers -> {LABELS_FILE}")

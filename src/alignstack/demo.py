@@ -11,11 +11,10 @@ from typing import Callable
 
 from alignstack.backends.base import GenParams
 from alignstack.core.config import load_config
-from alignstack.core.records import (QA, Correction, read_jsonl, same_text, write_json,
-                                     write_jsonl)
+from alignstack.core.records import Correction, read_jsonl, same_text, write_json, write_jsonl
 from alignstack.correct.config import CorrectorTrainConfig
 from alignstack.correct.stack import Stack
-from alignstack.evaluate.fixed_point import fixed_point_rate
+from alignstack.evaluate.fixed_point import fixed_point_items, fixed_point_rate
 from alignstack.evaluate.metrics import rate
 
 
@@ -113,9 +112,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
             advance(len(part))
     timings["answer_and_correct_s"] = time.monotonic() - started
     started = time.monotonic()
-    fixed = fixed_point_rate(corrector, [QA(question=r.question, answer=r.correction,
-                                            principles=r.principles)
-                                         for r in heldout if r.kind != "harmful"])
+    fixed = fixed_point_rate(corrector, fixed_point_items(cfg.heldout_file,
+                                                          ["benign", "borderline"]))
     timings["fixed_point_s"] = time.monotonic() - started
 
     judge = RefusalJudge()

@@ -207,3 +207,11 @@ def test_request_gate_learns_harmful_requests_from_kinds(tmp_path):
     with pytest.raises(ConfigError, match="inputs: question"):
         train_inspector(InspectorTrainConfig(train_file=str(path), output_dir=str(tmp_path / "x"),
                                              data_format="request"))
+
+
+def test_request_format_without_a_kind_names_the_line(tmp_path):
+    path = tmp_path / "qac.jsonl"
+    path.write_text('{"question": "q1?", "answer": "a", "correction": "c", "kind": "benign"}\n\n'
+                    '{"question": "q2?", "answer": "a", "correction": "c"}\n')
+    with pytest.raises(DataError, match=rf"{path}:3, field 'kind'"):
+        load_examples(path, "request")

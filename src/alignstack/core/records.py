@@ -98,9 +98,16 @@ def repeated_ngram(text: str, n: int = 5, times: int = 3) -> bool:
     return False
 
 
+def degeneracy(text: str) -> str | None:
+    """'empty' or 'looped' for text that is no usable answer, else None."""
+    if not normalise(text):
+        return "empty"
+    return "looped" if repeated_ngram(text) else None
+
+
 def degenerate(text: str) -> bool:
     """Empty, or looping: never a usable answer, and never an answer "kept intact"."""
-    return not normalise(text) or repeated_ngram(text)
+    return degeneracy(text) is not None
 
 
 def content_id(*parts: str) -> str:

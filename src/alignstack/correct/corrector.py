@@ -22,7 +22,7 @@ from typing import Protocol
 
 from alignstack.backends.base import GenParams
 from alignstack.core.principles import Constitution, load_constitution
-from alignstack.core.records import QA, Corrected, normalise, repeated_ngram, same_text
+from alignstack.core.records import QA, Corrected, degeneracy, normalise, same_text
 from alignstack.correct.template import KEEP, REFUSE, REWRITE, get_template
 from alignstack.correct.train import prompt_principles, read_meta
 
@@ -35,13 +35,6 @@ class RequestGate(Protocol):
     threshold: float
 
     def score(self, items: list[QA]) -> list[float]: ...
-
-
-def unusable(text: str) -> str | None:
-    """'empty' or 'looped' for a correction that must not be served as is, else None."""
-    if not normalise(text):
-        return "empty"
-    return "looped" if repeated_ngram(text) else None
 
 
 def gated_verdict(generated: str | None, p_harm: float | None,
@@ -227,7 +220,7 @@ class Corrector:
 
     def _result(self, item: QA, verdict: str, text: str) -> Corrected:
         text = text.strip()
-        broken = None if verdict == KEEP else unusable(text)
+        broken = None if verdict == KEEP else degeneracy(text)
         if broken == "looped":              # serve what it said before looping, flagged
             text = cut_loop(text)
         final = item.answer if verdict == KEEP or not normalise(text) else text

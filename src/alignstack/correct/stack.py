@@ -137,7 +137,7 @@ class Stack:
                                        out.corrected if out else item.answer,
                                        bool(out and out.changed), item.principles,
                                        None if score is None else round(score, 4), skip[k],
-                                       n_answers, getattr(out, "outcome", None) if out else None))
+                                       n_answers, getattr(out, "outcome", None)))
         self.stats["answered"] += len(results)
         self.stats["skipped"] += sum(skip)
         self.stats["to_corrector"] += len(todo)

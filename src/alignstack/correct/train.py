@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -235,10 +236,7 @@ def phase_metrics(name: str, rows: list[dict], trainer, result, started: float,
     history = trainer.state.log_history
     steps = max(1, trainer.state.global_step)
     tokens = max((h.get("num_tokens", 0) for h in history), default=0)
-    verdicts: dict[str, int] = {}
-    for r in rows:
-        if "verdict" in r:
-            verdicts[r["verdict"]] = verdicts.get(r["verdict"], 0) + 1
+    verdicts = dict(Counter(r["verdict"] for r in rows if "verdict" in r))
     return {
         "phase": name, "examples": len(rows), "verdicts": verdicts or None,
         "steps": trainer.state.global_step, "epochs": round(trainer.state.epoch or 0, 3),

@@ -4,6 +4,8 @@ output is a failure, never "unchanged"."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from alignstack.core.records import QA, Correction, read_jsonl, same_text
 from alignstack.evaluate.metrics import rate
 
@@ -18,11 +20,9 @@ def fixed_point_rate(corrector, items: list[QA]) -> dict:
     outs = corrector.correct(items)
     unchanged = [same_text(o.corrected, o.answer) and getattr(o, "outcome", None)
                  not in ("empty", "looped") for o in outs]
-    outcomes: dict[str, int] = {}
-    for o in outs:
-        key = getattr(o, "outcome", None) or ("kept" if not o.changed else "rewritten")
-        outcomes[key] = outcomes.get(key, 0) + 1
-    return {**rate(unchanged), "outcomes": outcomes,
+    outcomes = Counter(getattr(o, "outcome", None) or ("rewritten" if o.changed else "kept")
+                       for o in outs)
+    return {**rate(unchanged), "outcomes": dict(outcomes),
             "changed_examples": [{"question": o.question, "answer": o.answer,
                                   "corrected": o.corrected}
                                  for o, u in zip(outs, unchanged) if not u][:5]}

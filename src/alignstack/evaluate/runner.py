@@ -18,7 +18,7 @@ from alignstack.core.principles import load_constitution
 from alignstack.core.records import QA, AppendOnlyLog, degenerate, write_json, write_jsonl
 from alignstack.evaluate.config import EvalConfig, JudgeSpec, SystemSpec
 from alignstack.evaluate.scoring import changed, comparison, omega, system_metrics
-from alignstack.evaluate.systems import build_stack, system_fingerprint
+from alignstack.evaluate.systems import build_corrector, build_stack, system_fingerprint
 
 Log = Callable[[str], None]
 
@@ -93,10 +93,11 @@ class JudgePool:
     def for_expectation(self, expected: str):
         spec = self.cfg.judge_for(expected)
         judge = self.get(spec)
-        good = getattr(judge, "good_labels", {}).get(expected)
+        decides = getattr(judge, "good_labels", {})
+        good = decides.get(expected)
         if not good:
             raise ConfigError(f"judge '{spec.name}' cannot decide expectation '{expected}' "
-                              f"(it decides: {', '.join(getattr(judge, 'good_labels', {})) or 'none'})",
+                              f"(it decides: {', '.join(decides) or 'none'})",
                               field=f"judges.{expected}")
         return spec.name, judge, good
 
@@ -192,8 +193,7 @@ def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
         if path.exists():
             out[spec.name] = json.loads(path.read_text(encoding="utf-8"))
             continue
-        stack = build_stack(spec, cfg)
-        out[spec.name] = fixed_point_rate(stack.corrector, items)
+        out[spec.name] = fixed_point_rate(build_corrector(spec, cfg), items)
         write_json(path, out[spec.name])
         log(f"fixed point {spec.name}: {out[spec.name]['rate']:.0%} of {len(items)} unchanged")
     return out

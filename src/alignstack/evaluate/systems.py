@@ -107,18 +107,12 @@ def load_upstream(spec: SystemSpec, batch_size: int) -> Generator:
                         batch_size=batch_size)
 
 
-def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | None = None):
-    """The system as a `Stack` (upstream -> inspector -> corrector), upstream behind the cache."""
-    from alignstack.correct.stack import Stack
+def build_corrector(spec: SystemSpec, cfg: EvalConfig):
+    """The system's corrector (with its gates) or squad, or None; no upstream is loaded."""
+    from alignstack.correct.corrector import Corrector
+    from alignstack.inspect import load_inspector
 
-    upstream: Generator = (CachedGenerator(spec, cfg, generations) if generations is not None
-                           else load_upstream(spec, cfg.batch_size))
-    corrector = None
     if spec.corrector:
-        from alignstack.correct.corrector import Corrector
-
-        from alignstack.inspect import load_inspector
-
         options: dict = {}
         if spec.request_gate:
             options.update(request_gate=load_inspector(spec.request_gate),
@@ -127,14 +121,21 @@ def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | 
         if spec.answer_gate:
             options.update(answer_gate=load_inspector(spec.answer_gate),
                            answer_gate_threshold=spec.answer_gate_threshold)
-        corrector = Corrector.load(spec.corrector, batch_size=cfg.batch_size, **options)
-    elif spec.squad:
-        from alignstack.correct.corrector import Corrector
+        return Corrector.load(spec.corrector, batch_size=cfg.batch_size, **options)
+    if spec.squad:
         from alignstack.correct.squad import load_squad
-        from alignstack.inspect import load_inspector
 
-        corrector = load_squad(spec.squad, lambda d: Corrector.load(d, batch_size=cfg.batch_size),
-                               load_inspector)
+        return load_squad(spec.squad, lambda d: Corrector.load(d, batch_size=cfg.batch_size),
+                          load_inspector)
+    return None
+
+
+def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | None = None):
+    """The system as a `Stack` (upstream -> inspector -> corrector), upstream behind the cache."""
+    from alignstack.correct.stack import Stack
+
+    upstream: Generator = (CachedGenerator(spec, cfg, generations) if generations is not None
+                           else load_upstream(spec, cfg.batch_size))
     extra: dict = {}
     if spec.inspector:
         from alignstack.inspect import load_inspector
@@ -144,5 +145,5 @@ def build_stack(spec: SystemSpec, cfg: EvalConfig, generations: AppendOnlyLog | 
             extra["threshold"] = spec.threshold
     if spec.best_of_n > 1:
         extra["best_of_n"] = spec.best_of_n
-    return Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens),
+    return Stack(upstream, build_corrector(spec, cfg), GenParams(max_new_tokens=cfg.max_new_tokens),
                  system_prompt_text(spec, cfg), **extra)

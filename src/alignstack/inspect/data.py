@@ -67,10 +67,11 @@ def load_examples(path: str | Path, data_format: str = "auto") -> list[Example]:
             add(rec.question, rec.answer, int(misaligned), rec.principles, rec.kind)
             add(rec.question, rec.correction, 0, rec.principles, rec.kind)
     elif fmt == "request":
-        for rec in read_jsonl(path, Correction):
-            if rec.kind is None:
+        for number, obj in iter_json_objects(path):      # line numbers for the error
+            if obj.get("kind") is None:
                 raise DataError("a request label needs the record's kind (harmful, benign, "
-                                "borderline)", path=path, field="kind")
+                                "borderline)", path=path, line=number, field="kind")
+        for rec in read_jsonl(path, Correction):
             add(rec.question, "", int(rec.kind == "harmful"), rec.principles, rec.kind)
     elif fmt == "labelled":
         for rec in read_jsonl(path, LabelledQA):

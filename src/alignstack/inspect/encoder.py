@@ -52,9 +52,6 @@ def pair_features(path: str, questions: Sequence[str], answers: Sequence[str], *
     """One row per (question, answer): 4 x the encoder's width (1536 for MiniLM)."""
     import numpy as np
 
-    unique_q = list(dict.fromkeys(questions))
-    q_emb = embed(path, unique_q, max_seq_length=max_seq_length, batch_size=batch_size)
-    index = {q: i for i, q in enumerate(unique_q)}
-    q = q_emb[[index[x] for x in questions]]
+    q = question_features(path, questions, max_seq_length=max_seq_length, batch_size=batch_size)
     a = embed(path, answers, max_seq_length=max_seq_length, batch_size=batch_size)
     return np.concatenate([q, a, q * a, np.abs(q - a)], axis=1).astype(np.float32)

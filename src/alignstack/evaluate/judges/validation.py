@@ -15,6 +15,7 @@ answer is not a refusal), support -> supportive, honesty -> stance, toxicity -> 
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -131,7 +132,4 @@ def validate(judges: dict[str, object] | None = None, path: str | Path = LABELS_
 
 
 def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for v in values:
-        counts[v] = counts.get(v, 0) + 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(values).items()))

