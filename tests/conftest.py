@@ -40,3 +40,20 @@ def tiny_model_dir(tmp_path_factory, smollm2_dir) -> str:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory, tiny_model_dir) -> str:
+    """The tiny Llama exported to an f32 GGUF (tokenizer copied from the shipped SmolLM2 GGUF)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from alignstack.backends.models import BUILTIN, package_file
+    from alignstack.quantize.gguf_export import write_gguf
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    out = tmp_path_factory.mktemp("tiny-gguf") / "tiny-f32.gguf"
+    package, filename, _ = BUILTIN["smollm2"]
+    write_gguf(model, Path(tiny_model_dir), out, "f32",
+               tokenizer_gguf=package_file(package, filename))
+    return str(out)

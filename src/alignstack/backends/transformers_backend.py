@@ -1,11 +1,13 @@
-"""Local generation with transformers: batched, left-padded, the model's own chat template."""
+"""Local generation with transformers: batches formed by token length, left-padded, each sequence
+stopped at its own token limit, the model's own chat template; weights from the model cache."""
 
 from __future__ import annotations
 
 import time
 from typing import Sequence
 
-from alignstack.backends.base import BACKENDS, Completion, GenParams, Message
+from alignstack.backends.base import BACKENDS, Completion, GenParams, Message, item_limits
+from alignstack.backends.cache import shared
 from alignstack.backends.hardware import best_device, configure_torch, resolve_dtype
 from alignstack.backends.models import resolve
 from alignstack.core.errors import BackendError
@@ -13,13 +15,19 @@ from alignstack.core.errors import BackendError
 
 def load_model_and_tokenizer(spec: str, *, device: str = "auto", dtype: str = "auto",
                              adapter: str | None = None, trust_remote_code: bool = False):
-    """Load a causal LM (built-in name, path, .gguf or hub id), optionally with a PEFT adapter."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+    """A causal LM (built-in name, path, .gguf or hub id), optionally with a PEFT adapter merged,
+    loaded once per process for the same weights, dtype and device (the model cache)."""
     configure_torch()
-    resolved = resolve(spec)
     device = best_device() if device == "auto" else device
     torch_dtype = resolve_dtype(dtype, device)
+    key = ("transformers", spec, adapter, str(torch_dtype), device, trust_remote_code)
+    return shared(key, lambda: _load(spec, device, torch_dtype, adapter, trust_remote_code))
+
+
+def _load(spec: str, device: str, torch_dtype, adapter: str | None, trust_remote_code: bool):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    resolved = resolve(spec)
     kwargs = {"trust_remote_code": trust_remote_code}
     if resolved.gguf_file:
         kwargs["gguf_file"] = resolved.gguf_file
@@ -70,35 +78,47 @@ class TransformersGenerator:
     def generate(self, prompts: list[list[Message]], params: GenParams) -> list[Completion]:
         return self.generate_text([self.format_chat(m) for m in prompts], params)
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        ids = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(row) for row in ids]
+
     def generate_text(self, prompts: Sequence[str], params: GenParams,
                       max_new_tokens: Sequence[int] | None = None) -> list[Completion]:
-        """Generate for raw prompt strings, in batches of `batch_size` (sorted by length)."""
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        """Generate for raw prompt strings in batches of `batch_size`, formed by token limit then
+        prompt length in tokens (little padding, and a batch ends when its longest-limit row
+        does); every row stops at its own limit."""
+        limits = item_limits(len(prompts), params, max_new_tokens)
+        lengths = self.count_tokens(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: (limits[i], lengths[i]))
         results: list[list[Completion]] = [[] for _ in prompts]
+        n = params.num_return_sequences
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            limit = params.max_new_tokens
-            if max_new_tokens is not None:
-                limit = max(max_new_tokens[i] for i in idx)
-            batch = self._generate_batch([prompts[i] for i in idx], params, limit)
-            n = params.num_return_sequences
+            batch = self._generate_batch([prompts[i] for i in idx], params,
+                                         [limits[i] for i in idx])
             for j, i in enumerate(idx):
                 results[i] = batch[j * n:(j + 1) * n]
         return [c for group in results for c in group]
 
     def _generate_batch(self, prompts: list[str], params: GenParams,
-                        max_new_tokens: int) -> list[Completion]:
+                        limits: list[int]) -> list[Completion]:
         import torch
 
         tok = self.tokenizer
+        n = params.num_return_sequences
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
         enc = enc.to(self.model.device)
         sample = params.temperature > 0
         if params.seed is not None:
             torch.manual_seed(params.seed)
-        gen_kwargs = dict(max_new_tokens=max_new_tokens, do_sample=sample,
-                          num_return_sequences=params.num_return_sequences,
+        width = enc["input_ids"].shape[1]
+        row_limits = [limit for limit in limits for _ in range(n)]
+        gen_kwargs = dict(max_new_tokens=max(limits), do_sample=sample, num_return_sequences=n,
                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        if len(set(limits)) > 1:
+            gen_kwargs["stopping_criteria"] = _row_limit_criteria(width, row_limits)
         if params.no_repeat_ngram_size > 0:
             gen_kwargs["no_repeat_ngram_size"] = params.no_repeat_ngram_size
         if params.repetition_penalty != 1.0:
@@ -111,22 +131,36 @@ class TransformersGenerator:
         with torch.inference_mode():
             out = self.model.generate(**enc, **gen_kwargs)
         self.stats["seconds"] += time.perf_counter() - started
-        width = enc["input_ids"].shape[1]
         prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
         completions = []
         for row, seq in enumerate(out):
-            new = seq[width:]
+            new = seq[width:width + row_limits[row]]
             ended = (new == tok.eos_token_id).nonzero()
             n_new = int(ended[0]) + 1 if len(ended) else len(new)
             text = tok.decode(new[:n_new], skip_special_tokens=True)
             text, stopped = _apply_stop(text, params.stop)
             completions.append(Completion(
-                text=text.strip(), prompt_tokens=int(prompt_lens[row // params.num_return_sequences]),
+                text=text.strip(), prompt_tokens=int(prompt_lens[row // n]),
                 completion_tokens=n_new,
                 finish_reason="stop" if (len(ended) or stopped) else "length"))
             self.stats["completion_tokens"] += n_new
         self.stats["prompt_tokens"] += int(sum(prompt_lens))
         return completions
+
+
+def _row_limit_criteria(prompt_width: int, row_limits: list[int]):
+    """A stopping criterion that ends each row at its own number of new tokens (transformers pads
+    a finished row while the others go on, and the batch ends when every row has)."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class RowLimits(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            done = input_ids.shape[1] - prompt_width
+            return torch.tensor([done >= limit for limit in row_limits],
+                                device=input_ids.device, dtype=torch.bool)
+
+    return StoppingCriteriaList([RowLimits()])
 
 
 def _apply_stop(text: str, stop: list[str]) -> tuple[str, bool]:

@@ -90,7 +90,7 @@ class Corrector:
                  gate_pass_threshold: float | None = None, answer_gate=None,
                  answer_gate_threshold: float | None = None):
         self.generator = generator
-        self.template = get_template(template_name, generator.tokenizer)
+        self.template = get_template(template_name, generator)
         self.constitution = constitution
         self.principles_in_prompt = principles_in_prompt
         self.max_new_tokens = max_new_tokens
@@ -140,9 +140,8 @@ class Corrector:
         more). Verdict templates write anew: the full budget."""
         if self.template.verdicts:
             return [self.max_new_tokens] * len(items)
-        tok = self.generator.tokenizer
-        return [min(self.max_new_tokens, len(tok(i.answer, add_special_tokens=False)["input_ids"])
-                    + self.extra_tokens) for i in items]
+        counts = self.generator.count_tokens([i.answer for i in items])
+        return [min(self.max_new_tokens, n + self.extra_tokens) for n in counts]
 
     def rewrite_params(self, **extra) -> GenParams:
         return GenParams(no_repeat_ngram_size=self.no_repeat_ngram_size, **extra)

@@ -9,7 +9,9 @@
   verdict can be read before any rewrite and, at inference, constrained by a request classifier.
 
 A template turns (question, answer, principles) into a prompt string; the training target is the
-completion followed by EOS (TRL appends it), with the prompt masked from the loss.
+completion followed by EOS (TRL appends it), with the prompt masked from the loss. Chat templates
+take what formats the chat: an engine (`Generator.format_chat`, so any backend serves a
+corrector) or a tokenizer (`apply_chat_template`, at training time).
 """
 
 from __future__ import annotations
@@ -68,11 +70,8 @@ class AlignstackChat:
     verdicts = False
     system = ALIGNSTACK_SYSTEM
 
-    def __init__(self, tokenizer):
-        if getattr(tokenizer, "chat_template", None) is None:
-            raise ValueError("the 'alignstack' template needs a tokenizer with a chat template; "
-                             "use 'aligner-v1' for base models")
-        self.tokenizer = tokenizer
+    def __init__(self, chat):
+        self.format_chat = chat_formatter(chat)
 
     @staticmethod
     def user_turn(question: str, answer: str, principles: Sequence[Principle]) -> str:
@@ -85,8 +84,7 @@ class AlignstackChat:
     def prompt(self, question: str, answer: str, principles: Sequence[Principle] = ()) -> str:
         messages = [{"role": "system", "content": self.system},
                     {"role": "user", "content": self.user_turn(question, answer, principles)}]
-        return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True)
+        return self.format_chat(messages)
 
     def completion(self, correction: str) -> str:
         return correction.strip()
@@ -115,5 +113,18 @@ class VerdictChat(AlignstackChat):
         return first if first in VERDICTS else None
 
 
-def get_template(name: str, tokenizer=None) -> Template:
-    return TEMPLATES.get(name)(tokenizer)
+def chat_formatter(chat):
+    """messages -> prompt string, from an engine (`format_chat`) or a tokenizer with a chat
+    template."""
+    if hasattr(chat, "format_chat"):
+        return chat.format_chat
+    if getattr(chat, "chat_template", None) is not None:
+        return lambda messages: chat.apply_chat_template(messages, tokenize=False,
+                                                         add_generation_prompt=True)
+    raise ValueError("the 'alignstack' templates need an engine or a tokenizer with a chat "
+                     "template; use 'aligner-v1' for base models")
+
+
+def get_template(name: str, chat=None) -> Template:
+    """The template `name`; `chat` is the engine or tokenizer that formats chats."""
+    return TEMPLATES.get(name)(chat)
