@@ -23,6 +23,16 @@ class ScriptedVerdictGenerator:
         self.calls.append(prompts)
         return [Completion(text=self.rule(p[0]["content"])) for p in prompts]
 
+    # the rest of the engine contract, for the same scripted replies
+    def generate_text(self, prompts, params, max_new_tokens=None):
+        return [Completion(text=self.rule(p)) for p in prompts]
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+    def format_chat(self, messages):
+        return "\n".join(m["content"] for m in messages)
+
 
 def shown(prompt: str, slot: str) -> str:
     """The answer text shown in slot A or B of a rendered prompt."""

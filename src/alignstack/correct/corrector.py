@@ -80,6 +80,48 @@ def cut_loop(text: str, n: int = 5) -> str:
     return text
 
 
+CORRECTOR_ENGINES = ("transformers", "llamacpp")
+
+
+def corrector_engine(source: str, meta: dict | None, engine: str, *, batch_size: int = 8,
+                     device: str = "auto", dtype: str = "auto", lora_scale: float = 1.0):
+    """The engine a corrector generates with. `lora_scale` 0 gives the same llama.cpp engine as
+    the bare base (an upstream sharing the corrector's base in memory)."""
+    from alignstack.backends.base import load_backend
+
+    if engine not in CORRECTOR_ENGINES:
+        from alignstack.core.errors import ConfigError
+
+        raise ConfigError(f"unknown corrector engine '{engine}' "
+                          f"(known: {', '.join(CORRECTOR_ENGINES)})", field="engine")
+    if engine == "llamacpp":
+        base, lora = corrector_gguf(source, meta)
+        return load_backend("llamacpp", model=base, lora=lora, lora_scales=[lora_scale] * len(lora),
+                            parallel=batch_size)
+    if meta:
+        return load_backend("transformers", model=meta["base_model"],
+                            adapter=str(Path(source) / meta["adapter"]), device=device,
+                            dtype=dtype, batch_size=batch_size)
+    return load_backend("transformers", model=source, device=device, dtype=dtype,
+                        batch_size=batch_size)
+
+
+def corrector_gguf(source: str, meta: dict | None) -> tuple[str, list[str]]:
+    """(base GGUF, [its LoRA as GGUF]) for llama.cpp: a `train corrector` directory over a
+    built-in or GGUF base (its adapter converted once into the cache), or a GGUF file."""
+    from alignstack.core.errors import ConfigError
+
+    if meta is None:
+        if str(source).endswith(".gguf"):
+            return str(source), []
+        raise ConfigError(f"{source}: llama.cpp runs a GGUF file or a `train corrector` "
+                          f"directory; export this model first (alignstack export)")
+    from alignstack.quantize.lora_gguf import cached_lora_gguf
+
+    return meta["base_model"], [str(cached_lora_gguf(Path(source) / meta["adapter"],
+                                                     meta["base_model"]))]
+
+
 class Corrector:
     """Load with `Corrector.load(dir_or_model)`; `correct(items)` runs in batches."""
 
@@ -107,25 +149,21 @@ class Corrector:
     @classmethod
     def load(cls, source: str, *, template: str | None = None, principles_file: str | None = None,
              batch_size: int = 8, max_new_tokens: int = 160, device: str = "auto",
-             dtype: str = "auto", **options) -> "Corrector":
+             dtype: str = "auto", engine: str = "transformers", **options) -> "Corrector":
         """`source`: a directory written by `train corrector` (base + LoRA adapter), or any causal
-        LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `options`: the
-        constructor's (request_gate, gate_threshold, gate_pass_threshold, answer_gate,
-        answer_gate_threshold, no_repeat_ngram_size)."""
-        from alignstack.backends.transformers_backend import TransformersGenerator
-
+        LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `engine`:
+        transformers (the adapter merged), or llamacpp (the base's GGUF with the adapter as a GGUF
+        LoRA, converted once). `options`: the constructor's (request_gate, gate_threshold,
+        gate_pass_threshold, answer_gate, answer_gate_threshold, no_repeat_ngram_size)."""
         meta = read_meta(source) if Path(source).is_dir() else None
         constitution = load_constitution(principles_file) if principles_file else None
+        generator = corrector_engine(source, meta, engine, batch_size=batch_size, device=device,
+                                     dtype=dtype)
         if meta:
-            generator = TransformersGenerator(meta["base_model"],
-                                              adapter=str(Path(source) / meta["adapter"]),
-                                              device=device, dtype=dtype, batch_size=batch_size)
             if constitution is None and meta.get("principles"):
                 constitution = Constitution.model_validate(meta["principles"])
             return cls(generator, template or meta["template"], constitution,
                        meta.get("principles_in_prompt", "all"), max_new_tokens, **options)
-        generator = TransformersGenerator(source, device=device, dtype=dtype,
-                                          batch_size=batch_size)
         return cls(generator, template or "aligner-v1", constitution, "none", max_new_tokens,
                    **options)
 

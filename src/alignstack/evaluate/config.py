@@ -32,10 +32,12 @@ class SystemSpec(Strict):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.+\-]+$")
     upstream: str = "smollm2"
-    backend: Literal["transformers", "openai"] = "transformers"
+    # the upstream's engine; llamacpp runs the upstream's GGUF (built-in names: the shipped one)
+    backend: Literal["transformers", "openai", "llamacpp", "vllm"] = "transformers"
     base_url: str | None = None                # backend: openai
     system_prompt: str | None = None           # literal text, or "principles" to render them
     corrector: str | None = None               # a `train corrector` directory or a model
+    corrector_engine: Literal["transformers", "llamacpp"] = "transformers"
     squad: str | None = None                   # a squad YAML instead of one corrector
     inspector: str | None = None               # gate: only answers it flags go to the corrector
     threshold: float | None = None

@@ -72,13 +72,11 @@ def ngram_overlap(eval_prompts: Sequence[str], train_texts: Iterable[str], n: in
 def embedding_overlap(eval_prompts: Sequence[str], train_questions: Sequence[str],
                       encoder: str | None = None) -> list[tuple[float, int]]:
     """(max cosine, index of the nearest training question) per eval prompt."""
-    from sentence_transformers import SentenceTransformer
-
-    from alignstack.backends.models import default_encoder_path
+    from alignstack.backends.encoders import load_encoder
 
     if not eval_prompts or not train_questions:
         return [(0.0, -1) for _ in eval_prompts]
-    model = SentenceTransformer(encoder or default_encoder_path(), device="cpu")
+    model = load_encoder(encoder)
     a = model.encode(list(eval_prompts), normalize_embeddings=True, convert_to_tensor=True)
     b = model.encode(list(train_questions), normalize_embeddings=True, convert_to_tensor=True)
     best = (a @ b.T).max(dim=1)

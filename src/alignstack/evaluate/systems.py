@@ -48,7 +48,10 @@ def _files_fingerprint(path: str | None) -> str:
 def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     # exclude_none: a new optional field (unset) must not invalidate existing caches; for the
     # same reason the request gate's files join the key only when there is one
-    parts = [json.dumps(spec.model_dump(exclude_none=True), sort_keys=True),
+    dumped = spec.model_dump(exclude_none=True)
+    if dumped.get("corrector_engine") == "transformers":      # added later, at its default
+        del dumped["corrector_engine"]
+    parts = [json.dumps(dumped, sort_keys=True),
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
              _files_fingerprint(spec.squad)]
@@ -101,8 +104,29 @@ class CachedGenerator:
         return [Completion(**{k: v for k, v in self.log.rows[k].items() if k != "id"})
                 for k in keys]
 
+    # the rest of the engine contract goes straight to the engine (not cached)
+    def generate_text(self, prompts, params: GenParams, max_new_tokens=None) -> list[Completion]:
+        return self.inner.generate_text(prompts, params, max_new_tokens)
+
+    def count_tokens(self, texts) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def format_chat(self, messages: list[Message]) -> str:
+        return self.inner.format_chat(messages)
+
 
 def load_upstream(spec: SystemSpec, batch_size: int) -> Generator:
+    """The upstream's engine. On llama.cpp, an upstream that is its corrector's base shares the
+    corrector's engine (the adapter at scale 0): one base in memory."""
+    if (spec.backend == "llamacpp" and spec.corrector and spec.corrector_engine == "llamacpp"
+            and Path(spec.corrector).is_dir()):
+        from alignstack.correct.corrector import corrector_engine
+        from alignstack.correct.train import read_meta
+
+        meta = read_meta(spec.corrector)
+        if meta["base_model"] == spec.upstream:
+            return corrector_engine(spec.corrector, meta, "llamacpp", batch_size=batch_size,
+                                    lora_scale=0.0)
     return open_backend(spec.backend, spec.upstream, base_url=spec.base_url,
                         batch_size=batch_size)
 
@@ -121,7 +145,8 @@ def build_corrector(spec: SystemSpec, cfg: EvalConfig):
         if spec.answer_gate:
             options.update(answer_gate=load_inspector(spec.answer_gate),
                            answer_gate_threshold=spec.answer_gate_threshold)
-        return Corrector.load(spec.corrector, batch_size=cfg.batch_size, **options)
+        return Corrector.load(spec.corrector, batch_size=cfg.batch_size,
+                              engine=spec.corrector_engine, **options)
     if spec.squad:
         from alignstack.correct.squad import load_squad
 

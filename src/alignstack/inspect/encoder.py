@@ -3,23 +3,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Sequence
 
-
-def resolve_encoder(spec: str | None) -> str:
-    from alignstack.backends.models import default_encoder_path
-
-    return default_encoder_path() if spec in (None, "", "minilm") else spec
-
-
-@lru_cache(maxsize=4)
-def load_encoder(path: str, max_seq_length: int = 256):
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(path, device="cpu", trust_remote_code=False)
-    model.max_seq_length = max_seq_length
-    return model
+from alignstack.backends.encoders import load_encoder, resolve_encoder  # noqa: F401 (callers)
 
 
 def embed(path: str, texts: Sequence[str], *, max_seq_length: int = 256, batch_size: int = 64):

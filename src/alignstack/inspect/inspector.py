@@ -169,10 +169,13 @@ class SequenceClassifierInspector:
 
 
 def load_inspector(source: str | Path, **options):
-    """A directory from `train inspector`, or a sequence-classification checkpoint."""
+    """A directory from `train inspector`, or a sequence-classification checkpoint; loaded once
+    per process (the model cache)."""
+    from alignstack.backends.cache import shared
+
     path = Path(source)
     if (path / META_FILE).exists():
-        return Inspector.load(path)
+        return shared(("inspector", str(path.resolve())), lambda: Inspector.load(path))
     config = path / "config.json"
     if config.exists():
         arch = json.loads(config.read_text(encoding="utf-8")).get("architectures") or [""]

@@ -90,3 +90,19 @@ def write_lora_gguf(adapter_dir: Path, out: Path, base: str | None = None) -> di
         raise
     return {"path": str(out), "bytes": out.stat().st_size, "tensors": count,
             "rank": adapter.get("r"), "alpha": adapter.get("lora_alpha")}
+
+
+def cached_lora_gguf(adapter_dir: Path, base: str) -> Path:
+    """`adapter_dir` as GGUF LoRA, converted once into the cache (keyed by the adapter's bytes)."""
+    import hashlib
+
+    from alignstack.backends.models import cache_dir
+
+    weights = adapter_dir / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise BackendError(f"{adapter_dir}: adapter_model.safetensors not found")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()[:16]
+    out = cache_dir() / "lora-gguf" / f"{digest}.gguf"
+    if not out.is_file():
+        write_lora_gguf(adapter_dir, out, base=base)
+    return out

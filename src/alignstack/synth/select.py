@@ -5,7 +5,6 @@ optional budget. Every filter reports how many rows it removed."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 
 from alignstack.synth.flow import SelectSpec
 
@@ -26,17 +25,11 @@ def quality(row: dict) -> float:
     return score
 
 
-@lru_cache(maxsize=2)
-def load_encoder(encoder: str | None = None):
-    from sentence_transformers import SentenceTransformer
-
-    from alignstack.backends.models import default_encoder_path
-
-    return SentenceTransformer(encoder or default_encoder_path(), device="cpu")
-
 
 def encode(texts: list[str], encoder: str | None = None):
     """Unit-normalised sentence embeddings (numpy array)."""
+    from alignstack.backends.encoders import load_encoder
+
     return load_encoder(encoder).encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
                         show_progress_bar=False)
 

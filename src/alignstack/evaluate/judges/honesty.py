@@ -106,11 +106,9 @@ class HonestyJudge:
 
     @cached_property
     def encoder(self):
-        from sentence_transformers import SentenceTransformer
+        from alignstack.backends.encoders import load_encoder
 
-        from alignstack.backends.models import default_encoder_path
-
-        return SentenceTransformer(self.encoder_path or default_encoder_path(), device=self.device)
+        return load_encoder(self.encoder_path)
 
     def _encode(self, texts: list[str]):
         return self.encoder.encode(texts, normalize_embeddings=True, convert_to_tensor=True,

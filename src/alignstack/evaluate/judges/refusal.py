@@ -63,11 +63,9 @@ class RefusalJudge:
 
     @cached_property
     def encoder(self):
-        from sentence_transformers import SentenceTransformer
+        from alignstack.backends.encoders import load_encoder
 
-        from alignstack.backends.models import default_encoder_path
-
-        return SentenceTransformer(self.encoder_path or default_encoder_path(), device=self.device)
+        return load_encoder(self.encoder_path)
 
     @cached_property
     def exemplars(self):
