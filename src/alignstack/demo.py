@@ -25,6 +25,9 @@ class DemoConfig:
     heldout_file: str = "examples/newsroom/data/heldout.jsonl"
     output_dir: str = "runs/demo"
     upstream: str = "smollm2"
+    # generation engine for answering and correcting: transformers, or llamacpp (the upstream's
+    # GGUF with the corrector as a GGUF LoRA on the same base: one model in memory)
+    engine: str = "transformers"
     max_new_tokens: int = 96              # the seed answers were generated with the same bound
     batch_size: int = 16
     reuse_corrector: bool = False         # skip training when output_dir/corrector exists
@@ -75,8 +78,7 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
              advance: Callable[[int], None] | None = None) -> dict:
-    from alignstack.backends.transformers_backend import TransformersGenerator
-    from alignstack.correct.corrector import Corrector
+    from alignstack.correct.corrector import Corrector, upstream_engine
     from alignstack.correct.train import train_corrector
     from alignstack.evaluate.judges.refusal import RefusalJudge
 
@@ -101,8 +103,10 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     heldout = read_jsonl(cfg.heldout_file, Correction)
     log(f"answering and correcting {len(heldout)} held-out prompts")
     started = time.monotonic()
-    upstream = TransformersGenerator(cfg.upstream, batch_size=cfg.batch_size)
-    corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, **gates)
+    upstream = upstream_engine(cfg.engine, cfg.upstream, corrector=str(corrector_dir),
+                               corrector_engine_kind=cfg.engine, batch_size=cfg.batch_size)
+    corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, engine=cfg.engine,
+                               **gates)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens))
     results = []
     for start in range(0, len(heldout), cfg.batch_size):

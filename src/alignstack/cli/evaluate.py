@@ -12,13 +12,18 @@ from alignstack.cli.common import ConfigOption, SetOption, console, handle_error
 
 @handle_errors
 def evaluate(config: Optional[Path] = ConfigOption, set_: list[str] = SetOption,
-             executor: Optional[str] = typer.Option(None, help="local (default) or ray.")) -> None:
+             executor: Optional[str] = typer.Option(None, help="local (default) or ray."),
+             engine: Optional[str] = typer.Option(
+                 None, help="Run every local upstream and corrector on this engine "
+                            "(transformers | llamacpp); HTTP upstreams stay as they are.")) -> None:
     """Evaluate helpful / harmless / honest on external suites; answers are cached and resumable."""
     from alignstack.evaluate.config import load_eval_config
     from alignstack.evaluate.runner import run_eval
 
     overrides = list(set_) + ([f"executor={executor}"] if executor else [])
     cfg = load_eval_config(config, overrides)
+    if engine:
+        cfg = cfg.on_engine(engine)
     with progress() as bar:
         tasks: dict[str, int] = {}
 

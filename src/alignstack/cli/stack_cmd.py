@@ -28,7 +28,12 @@ def stack(
     input: Path = typer.Option(..., "--input", "-i", help="JSONL with a question field."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL log of results (resumable)."),
     upstream: str = typer.Option("smollm2", help="Upstream model: built-in name, path or hub id."),
-    backend: str = typer.Option("transformers", help="transformers | openai"),
+    backend: str = typer.Option("transformers", help="Upstream engine: transformers | llamacpp "
+                                                     "| openai | vllm"),
+    engine: str = typer.Option("transformers", help="Corrector engine: transformers | llamacpp "
+                                                    "(with --backend llamacpp and the "
+                                                    "corrector's base as upstream, they share "
+                                                    "one base)."),
     base_url: Optional[str] = typer.Option(None, help="For --backend openai."),
     corrector: Optional[str] = typer.Option(None, help="Trained corrector dir or a model."),
     squad: Optional[Path] = typer.Option(None, help="Squad YAML (members with corrector, "
@@ -49,10 +54,10 @@ def stack(
     batch_size: int = typer.Option(8),
 ) -> None:
     """Answer questions through the stack; re-running after an interruption continues."""
-    from alignstack.backends.base import GenParams, open_backend
+    from alignstack.backends.base import GenParams
     from alignstack.core.errors import ConfigError
     from alignstack.core.records import Question, read_jsonl, write_json
-    from alignstack.correct.corrector import Corrector
+    from alignstack.correct.corrector import Corrector, upstream_engine
     from alignstack.correct.squad import load_squad
     from alignstack.correct.stack import Stack, answer_resumable
     from alignstack.inspect.inspector import load_inspector
@@ -67,14 +72,17 @@ def stack(
     if corrector:
         gates = {k: load_inspector(v) for k, v in (("request_gate", request_gate),
                                                     ("answer_gate", answer_gate)) if v}
-        fixer = Corrector.load(corrector, batch_size=batch_size, **gates)
+        fixer = Corrector.load(corrector, batch_size=batch_size, engine=engine, **gates)
     elif squad:
-        fixer = load_squad(squad, lambda d: Corrector.load(d, batch_size=batch_size),
+        fixer = load_squad(squad, lambda d: Corrector.load(d, batch_size=batch_size,
+                                                           engine=engine),
                            load_inspector)
     else:
         fixer = None
-    pipeline = Stack(open_backend(backend, upstream, base_url=base_url, batch_size=batch_size),
-                     fixer,
+    upstream_gen = upstream_engine(backend, upstream, corrector=corrector,
+                                   corrector_engine_kind=engine, base_url=base_url,
+                                   batch_size=batch_size)
+    pipeline = Stack(upstream_gen, fixer,
                      GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
                      system_prompt, inspector=gate, threshold=threshold, best_of_n=best_of_n,
                      best_of=best_of)

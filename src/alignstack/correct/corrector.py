@@ -106,6 +106,22 @@ def corrector_engine(source: str, meta: dict | None, engine: str, *, batch_size:
                         batch_size=batch_size)
 
 
+def upstream_engine(kind: str, upstream: str, *, corrector: str | None = None,
+                    corrector_engine_kind: str = "transformers", base_url: str | None = None,
+                    batch_size: int = 8):
+    """The upstream's engine. On llama.cpp, an upstream that is its llama.cpp corrector's base
+    shares the corrector's engine (the adapter at scale 0): one base in memory, one batcher."""
+    from alignstack.backends.base import open_backend
+
+    if (kind == "llamacpp" and corrector_engine_kind == "llamacpp" and corrector
+            and Path(corrector).is_dir()):
+        meta = read_meta(corrector)
+        if meta["base_model"] == upstream:
+            return corrector_engine(corrector, meta, "llamacpp", batch_size=batch_size,
+                                    lora_scale=0.0)
+    return open_backend(kind, upstream, base_url=base_url, batch_size=batch_size)
+
+
 def corrector_gguf(source: str, meta: dict | None) -> tuple[str, list[str]]:
     """(base GGUF, [its LoRA as GGUF]) for llama.cpp: a `train corrector` directory over a
     built-in or GGUF base (its adapter converted once into the cache), or a GGUF file."""

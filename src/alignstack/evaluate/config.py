@@ -98,6 +98,17 @@ class EvalConfig(Strict):
     executor: Literal["local", "ray"] = "local"
     worst_examples: int = Field(default=8, ge=0)
 
+    def on_engine(self, engine: str) -> "EvalConfig":
+        """The same systems with every local upstream and corrector on `engine` (and output under
+        `<output_dir>-<engine>`, so the runs sit side by side)."""
+        if engine not in ("transformers", "llamacpp"):
+            raise ConfigError(f"unknown engine '{engine}' (transformers, llamacpp)", field="engine")
+        systems = [s.model_copy(update={
+            "backend": engine if s.backend in ("transformers", "llamacpp") else s.backend,
+            "corrector_engine": engine}) for s in self.systems]
+        output = self.output_dir if engine == "transformers" else f"{self.output_dir}-{engine}"
+        return self.model_copy(update={"systems": systems, "output_dir": output})
+
     @model_validator(mode="after")
     def _names(self) -> "EvalConfig":
         names = [s.name for s in self.systems]

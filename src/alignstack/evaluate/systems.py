@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 
-from alignstack.backends.base import Completion, Generator, GenParams, Message, open_backend
+from alignstack.backends.base import Completion, Generator, GenParams, Message
 from alignstack.core.principles import load_constitution
 from alignstack.core.records import AppendOnlyLog, content_id
 from alignstack.evaluate.config import EvalConfig, SystemSpec
@@ -116,19 +115,11 @@ class CachedGenerator:
 
 
 def load_upstream(spec: SystemSpec, batch_size: int) -> Generator:
-    """The upstream's engine. On llama.cpp, an upstream that is its corrector's base shares the
-    corrector's engine (the adapter at scale 0): one base in memory."""
-    if (spec.backend == "llamacpp" and spec.corrector and spec.corrector_engine == "llamacpp"
-            and Path(spec.corrector).is_dir()):
-        from alignstack.correct.corrector import corrector_engine
-        from alignstack.correct.train import read_meta
+    from alignstack.correct.corrector import upstream_engine
 
-        meta = read_meta(spec.corrector)
-        if meta["base_model"] == spec.upstream:
-            return corrector_engine(spec.corrector, meta, "llamacpp", batch_size=batch_size,
-                                    lora_scale=0.0)
-    return open_backend(spec.backend, spec.upstream, base_url=spec.base_url,
-                        batch_size=batch_size)
+    return upstream_engine(spec.backend, spec.upstream, corrector=spec.corrector,
+                           corrector_engine_kind=spec.corrector_engine, base_url=spec.base_url,
+                           batch_size=batch_size)
 
 
 def build_corrector(spec: SystemSpec, cfg: EvalConfig):
@@ -150,7 +141,8 @@ def build_corrector(spec: SystemSpec, cfg: EvalConfig):
     if spec.squad:
         from alignstack.correct.squad import load_squad
 
-        return load_squad(spec.squad, lambda d: Corrector.load(d, batch_size=cfg.batch_size),
+        return load_squad(spec.squad, lambda d: Corrector.load(d, batch_size=cfg.batch_size,
+                                                               engine=spec.corrector_engine),
                           load_inspector)
     return None
 
