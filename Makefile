@@ -53,7 +53,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest tests -m slow -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/correction_throughput.py
+	$(BIN)/python bench/engine_throughput.py
 	$(BIN)/python bench/judge_throughput.py
 	$(BIN)/python bench/inspector_latency.py
 

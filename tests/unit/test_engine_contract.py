@@ -1,6 +1,9 @@
 """One contract, every backend: transformers (tiny model), llama.cpp (the tiny model as GGUF) and
 the OpenAI-compatible HTTP client against a real llama.cpp server on loopback (its own listener,
-reached with the official `openai` client and the key the engine was started with)."""
+reached with the official `openai` client and the key the engine was started with), and vLLM
+where a GPU and vllm are present (skipped with the reason elsewhere)."""
+
+import importlib.util
 
 import pytest
 
@@ -10,8 +13,24 @@ CHATS = [[{"role": "user", "content": q}]
          for q in ("Hi", "What is the capital of France, and why?", "Tell me a story.")]
 
 
-@pytest.fixture(scope="module", params=["transformers", "llamacpp", "openai"])
+def gpu_reason() -> str | None:
+    import torch
+
+    if not torch.cuda.is_available():
+        return "vLLM needs a GPU; this machine has none"
+    if importlib.util.find_spec("vllm") is None:
+        return "vllm is not installed (pip install 'alignstack[vllm]')"
+    return None
+
+
+@pytest.fixture(scope="module", params=["transformers", "llamacpp", "openai", "vllm"])
 def engine(request, tiny_model_dir, tiny_gguf) -> Generator:
+    if request.param == "vllm":
+        reason = gpu_reason()
+        if reason:
+            pytest.skip(reason)
+        return load_backend("vllm", model=tiny_model_dir, gpu_memory_utilization=0.2,
+                            max_model_len=1024)
     if request.param == "transformers":
         return load_backend("transformers", model=tiny_model_dir, batch_size=2, dtype="float32")
     local = load_backend("llamacpp", model=tiny_gguf, parallel=4)   # llama.cpp: n <= slots
