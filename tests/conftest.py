@@ -57,3 +57,22 @@ def tiny_gguf(tmp_path_factory, tiny_model_dir) -> str:
     write_gguf(model, Path(tiny_model_dir), out, "f32",
                tokenizer_gguf=package_file(package, filename))
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_lora(tiny_model_dir, tmp_path_factory):
+    """A LoRA on every linear layer of the tiny model, with random (non-zero) B matrices."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(3)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                 init_lora_weights=False))
+    for name, param in peft_model.named_parameters():
+        if "lora_" in name:
+            param.data.normal_(0, 0.5)
+    out = tmp_path_factory.mktemp("tiny-lora")
+    peft_model.save_pretrained(out)
+    return out, peft_model.merge_and_unload().eval()

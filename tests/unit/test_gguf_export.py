@@ -75,24 +75,6 @@ def test_llamacpp_predicts_what_transformers_ranks_first(tiny_model_dir, tiny_gg
     assert agreement(load_backend("llamacpp", model=tiny_gguf, parallel=2), model, tokenizer) == 1
 
 
-@pytest.fixture(scope="module")
-def tiny_lora(tiny_model_dir, tmp_path_factory):
-    """A LoRA on every linear layer of the tiny model, with random (non-zero) B matrices."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(3)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    peft_model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
-                                                 init_lora_weights=False))
-    for name, param in peft_model.named_parameters():
-        if "lora_" in name:
-            param.data.normal_(0, 0.5)
-    out = tmp_path_factory.mktemp("tiny-lora")
-    peft_model.save_pretrained(out)
-    return out, peft_model.merge_and_unload().eval()
-
-
 def test_lora_gguf_moves_llamacpp_like_the_merged_adapter(tiny_model_dir, tiny_gguf, tiny_lora,
                                                           tmp_path):
     from transformers import AutoTokenizer

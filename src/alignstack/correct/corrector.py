@@ -84,9 +84,11 @@ CORRECTOR_ENGINES = ("transformers", "llamacpp")
 
 
 def corrector_engine(source: str, meta: dict | None, engine: str, *, batch_size: int = 8,
-                     device: str = "auto", dtype: str = "auto", lora_scale: float = 1.0):
+                     device: str = "auto", dtype: str = "auto", lora_scale: float = 1.0,
+                     gguf: str | None = None):
     """The engine a corrector generates with. `lora_scale` 0 gives the same llama.cpp engine as
-    the bare base (an upstream sharing the corrector's base in memory)."""
+    the bare base (an upstream sharing the corrector's base in memory). `gguf`: on llama.cpp,
+    run this merged export of the corrector (`alignstack quantize`) instead of base + LoRA."""
     from alignstack.backends.base import load_backend
 
     if engine not in CORRECTOR_ENGINES:
@@ -94,6 +96,8 @@ def corrector_engine(source: str, meta: dict | None, engine: str, *, batch_size:
 
         raise ConfigError(f"unknown corrector engine '{engine}' "
                           f"(known: {', '.join(CORRECTOR_ENGINES)})", field="engine")
+    if engine == "llamacpp" and gguf:
+        return load_backend("llamacpp", model=gguf, parallel=batch_size)
     if engine == "llamacpp":
         base, lora = corrector_gguf(source, meta)
         return load_backend("llamacpp", model=base, lora=lora, lora_scales=[lora_scale] * len(lora),
@@ -165,16 +169,17 @@ class Corrector:
     @classmethod
     def load(cls, source: str, *, template: str | None = None, principles_file: str | None = None,
              batch_size: int = 8, max_new_tokens: int = 160, device: str = "auto",
-             dtype: str = "auto", engine: str = "transformers", **options) -> "Corrector":
+             dtype: str = "auto", engine: str = "transformers", gguf: str | None = None,
+             **options) -> "Corrector":
         """`source`: a directory written by `train corrector` (base + LoRA adapter), or any causal
         LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `engine`:
         transformers (the adapter merged), or llamacpp (the base's GGUF with the adapter as a GGUF
-        LoRA, converted once). `options`: the constructor's (request_gate, gate_threshold,
+        LoRA, converted once; or `gguf`, a merged export). `options`: the constructor's (request_gate, gate_threshold,
         gate_pass_threshold, answer_gate, answer_gate_threshold, no_repeat_ngram_size)."""
         meta = read_meta(source) if Path(source).is_dir() else None
         constitution = load_constitution(principles_file) if principles_file else None
         generator = corrector_engine(source, meta, engine, batch_size=batch_size, device=device,
-                                     dtype=dtype)
+                                     dtype=dtype, gguf=gguf)
         if meta:
             if constitution is None and meta.get("principles"):
                 constitution = Constitution.model_validate(meta["principles"])

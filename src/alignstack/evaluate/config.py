@@ -38,6 +38,7 @@ class SystemSpec(Strict):
     system_prompt: str | None = None           # literal text, or "principles" to render them
     corrector: str | None = None               # a `train corrector` directory or a model
     corrector_engine: Literal["transformers", "llamacpp"] = "transformers"
+    corrector_gguf: str | None = None          # llamacpp: a merged, quantised export to run
     squad: str | None = None                   # a squad YAML instead of one corrector
     inspector: str | None = None               # gate: only answers it flags go to the corrector
     threshold: float | None = None

@@ -54,7 +54,7 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
              _files_fingerprint(spec.squad)]
-    for extra in (spec.request_gate, spec.answer_gate):
+    for extra in (spec.request_gate, spec.answer_gate, spec.corrector_gguf):
         if extra:
             parts.append(_files_fingerprint(extra))
     return content_id(*parts)
@@ -137,7 +137,7 @@ def build_corrector(spec: SystemSpec, cfg: EvalConfig):
             options.update(answer_gate=load_inspector(spec.answer_gate),
                            answer_gate_threshold=spec.answer_gate_threshold)
         return Corrector.load(spec.corrector, batch_size=cfg.batch_size,
-                              engine=spec.corrector_engine, **options)
+                              engine=spec.corrector_engine, gguf=spec.corrector_gguf, **options)
     if spec.squad:
         from alignstack.correct.squad import load_squad
 
