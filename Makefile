@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo eval eval-gating test test-unit test-slow bench clean
+.PHONY: install demo eval eval-gating eval-engines test test-unit test-slow bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,19 @@ eval-gating: $(STAMP)
 	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
 	  --config examples/newsroom/inspector.yaml
 	$(BIN)/alignstack eval --config examples/newsroom/eval_gating.yaml
+
+# One corrector on each engine and quantisation (transformers f32, llama.cpp GGUF LoRA, merged
+# Q8_0 and Q4_1), over SmolLM2 on llama.cpp.
+eval-engines: $(STAMP)
+	test -f runs/corrector/corrector.json || $(BIN)/alignstack train corrector \
+	  --config examples/newsroom/corrector.yaml
+	test -f runs/request-gate/inspector.json || $(BIN)/alignstack train inspector \
+	  --config examples/newsroom/request_gate.yaml
+	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
+	  --config examples/newsroom/inspector.yaml
+	test -f runs/quantize/quantize.json || $(BIN)/alignstack quantize runs/corrector \
+	  --out runs/quantize -t q8_0 -t q4_1
+	$(BIN)/alignstack eval --config examples/newsroom/eval_engines.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow" -q

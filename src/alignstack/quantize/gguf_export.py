@@ -64,7 +64,7 @@ class ExportResult:
     qtype: str
     bytes: int
     tensors: int
-    tokenizer: str          # "copied from <gguf>" or "built from tokenizer.json (pre=default)"
+    tokenizer: str          # "copied from <gguf>" or "built from tokenizer.json (pre=gpt-2)"
 
 
 def llama_hparams(writer, config) -> None:

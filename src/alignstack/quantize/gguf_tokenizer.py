@@ -28,10 +28,19 @@ def copy_tokenizer_fields(writer, source: Path) -> None:
             writer.add_key_value(key, field.contents(), vtype)
 
 
+def pre_tokenizer_name(spec: dict, path: Path) -> str:
+    """llama.cpp's name for the tokenizer's pre-tokenization (it picks its split regexes by it).
+    Only what can be read off `tokenizer.json` with certainty: a plain byte-level split (GPT-2's
+    regex, as SmolLM and GPT-2 use) is 'gpt-2'; anything else needs a source GGUF."""
+    pre = spec.get("pre_tokenizer") or {}
+    if pre.get("type") == "ByteLevel" and pre.get("use_regex", True):
+        return "gpt-2"
+    raise BackendError(f"{path}: field pre_tokenizer ({pre.get('type')}) has no known llama.cpp "
+                       f"name; export with a source GGUF of the same tokenizer")
+
+
 def write_hf_bpe_tokenizer(writer, model_dir: Path) -> str:
-    """A byte-level BPE tokenizer (GPT-2 style, as SmolLM2, Llama-3, Qwen use) from
-    `tokenizer.json`. Returns the pre-tokenizer name used (llama.cpp picks regexes by it; without
-    a source GGUF it cannot be known from the files, so 'default' is written and said)."""
+    """A byte-level BPE tokenizer from `tokenizer.json`. Returns the pre-tokenizer name."""
     from transformers import AutoTokenizer
 
     path = model_dir / "tokenizer.json"
@@ -42,6 +51,7 @@ def write_hf_bpe_tokenizer(writer, model_dir: Path) -> str:
     if spec.get("model", {}).get("type") != "BPE":
         raise BackendError(f"{path}: field model.type is {spec.get('model', {}).get('type')!r}; "
                            f"only BPE tokenizers are exported (pass a source GGUF otherwise)")
+    pre = pre_tokenizer_name(spec, path)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     vocab = tokenizer.get_vocab()
     size = max(vocab.values()) + 1
@@ -53,7 +63,7 @@ def write_hf_bpe_tokenizer(writer, model_dir: Path) -> str:
              for i in range(size)]
     merges = [" ".join(m) if isinstance(m, list) else m for m in spec["model"].get("merges", [])]
     writer.add_tokenizer_model("gpt2")
-    writer.add_tokenizer_pre("default")
+    writer.add_tokenizer_pre(pre)
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     writer.add_token_merges(merges)
@@ -65,4 +75,4 @@ def write_hf_bpe_tokenizer(writer, model_dir: Path) -> str:
     writer.add_add_bos_token(False)
     if tokenizer.chat_template:
         writer.add_chat_template(tokenizer.chat_template)
-    return "default"
+    return pre
