@@ -4,7 +4,6 @@ one costs in quality and buys in speed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 

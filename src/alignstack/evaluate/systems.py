@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 from alignstack.backends.base import Completion, Generator, GenParams, Message
 from alignstack.core.principles import load_constitution
