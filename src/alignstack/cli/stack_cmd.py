@@ -49,43 +49,33 @@ def stack(
     best_of_n: int = typer.Option(1, "--best-of-n", help="Sample N, keep the inspector's best."),
     best_of: str = typer.Option("answers", help="What best-of-N samples: answers | corrections."),
     temperature: float = typer.Option(0.0, help="Upstream temperature (best-of-N: 0.7 if 0)."),
-    system_prompt: Optional[str] = typer.Option(None, help="Optional system message."),
+    system_prompt: Optional[str] = typer.Option(None, help="Optional system message "
+                                                           "('principles': the constitution)."),
+    principles_file: str = typer.Option("examples/newsroom/principles.yaml",
+                                        help="For --system-prompt principles."),
     max_new_tokens: int = typer.Option(96),
     batch_size: int = typer.Option(8),
 ) -> None:
     """Answer questions through the stack; re-running after an interruption continues."""
-    from alignstack.backends.base import GenParams
     from alignstack.core.errors import ConfigError
     from alignstack.core.records import Question, read_jsonl, write_json
-    from alignstack.correct.corrector import Corrector, upstream_engine
-    from alignstack.correct.squad import load_squad
-    from alignstack.correct.stack import Stack, answer_resumable
-    from alignstack.inspect.inspector import load_inspector
+    from alignstack.correct.assemble import build_stack, stack_spec
+    from alignstack.correct.stack import answer_resumable
 
     if corrector and squad:
         raise ConfigError("give --corrector or --squad, not both", field="squad")
-    rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
-    gate = load_inspector(inspector) if inspector else None
     if (request_gate or answer_gate) and not corrector:
         raise ConfigError("--request-gate / --answer-gate steer a verdict corrector: give "
                           "--corrector", field="request_gate")
-    if corrector:
-        gates = {k: load_inspector(v) for k, v in (("request_gate", request_gate),
-                                                    ("answer_gate", answer_gate)) if v}
-        fixer = Corrector.load(corrector, batch_size=batch_size, engine=engine, **gates)
-    elif squad:
-        fixer = load_squad(squad, lambda d: Corrector.load(d, batch_size=batch_size,
-                                                           engine=engine),
-                           load_inspector)
-    else:
-        fixer = None
-    upstream_gen = upstream_engine(backend, upstream, corrector=corrector,
-                                   corrector_engine_kind=engine, base_url=base_url,
-                                   batch_size=batch_size)
-    pipeline = Stack(upstream_gen, fixer,
-                     GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
-                     system_prompt, inspector=gate, threshold=threshold, best_of_n=best_of_n,
-                     best_of=best_of)
+    rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
+    spec = stack_spec(upstream=upstream, backend=backend, base_url=base_url,
+                      system_prompt=system_prompt, corrector=corrector, corrector_engine=engine,
+                      squad=str(squad) if squad else None, inspector=inspector,
+                      threshold=threshold, request_gate=request_gate, answer_gate=answer_gate,
+                      best_of_n=best_of_n)
+    pipeline = build_stack(spec, principles_file=principles_file, max_new_tokens=max_new_tokens,
+                           batch_size=batch_size, temperature=temperature, best_of=best_of)
+    gate = pipeline.inspector
     with progress() as bar:
         task = bar.add_task("answering", total=len(rows))
         done = answer_resumable(pipeline, rows, output, chunk=batch_size,

@@ -11,6 +11,7 @@ from typing import Literal, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from alignstack.core.config import parse_overrides
+from alignstack.correct.assemble import StackSpec
 from alignstack.core.errors import ConfigError
 from alignstack.core.yamlio import field_path, line_of, load_yaml
 
@@ -26,32 +27,11 @@ class SuiteSpec(Strict):
     options: dict = Field(default_factory=dict)
 
 
-class SystemSpec(Strict):
+class SystemSpec(StackSpec):
     """One system under test: an upstream, optionally principles in its system prompt (in-context
-    alignment, ABC Align's ICA baseline), optionally a corrector stacked on it."""
+    alignment, ABC Align's ICA baseline), optionally a corrector stacked on it (`StackSpec`)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.+\-]+$")
-    upstream: str = "smollm2"
-    # the upstream's engine; llamacpp runs the upstream's GGUF (built-in names: the shipped one)
-    backend: Literal["transformers", "openai", "llamacpp", "vllm"] = "transformers"
-    base_url: str | None = None                # backend: openai
-    system_prompt: str | None = None           # literal text, or "principles" to render them
-    corrector: str | None = None               # a `train corrector` directory or a model
-    corrector_engine: Literal["transformers", "llamacpp"] = "transformers"
-    corrector_gguf: str | None = None          # llamacpp: a merged, quantised export to run
-    squad: str | None = None                   # a squad YAML instead of one corrector
-    inspector: str | None = None               # gate: only answers it flags go to the corrector
-    threshold: float | None = None
-    # a request classifier (`train inspector` with inputs: question) that constrains a verdict
-    # corrector: flagged requests may be kept or refused, the others kept or rewritten
-    request_gate: str | None = None
-    gate_threshold: float | None = None         # refuse at or above (default: the gate's own)
-    gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
-    # an answer inspector (`train inspector`) that decides whether the corrector changes an answer
-    # at all (instead of the corrector's own KEEP verdict)
-    answer_gate: str | None = None
-    answer_gate_threshold: float | None = None
-    best_of_n: int = Field(default=1, ge=1)
 
 
 class PairwiseSpec(Strict):

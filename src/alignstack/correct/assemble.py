@@ -1,0 +1,122 @@
+"""The ONE place a `Stack` is built from a spec: eval's systems, `alignstack stack` and the proxy
+all call `build_stack`, so what is measured is what is served.
+
+A `StackSpec` names an upstream (any engine), an optional system prompt ("principles" renders the
+constitution: the in-context alignment baseline), and what corrects: one corrector (with its
+engine and encoder gates) or a squad, behind an optional inspector threshold."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alignstack.backends.base import Generator, GenParams
+from alignstack.core.principles import load_constitution
+
+
+class StackSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    upstream: str = "smollm2"
+    # the upstream's engine; llamacpp runs the upstream's GGUF (built-in names: the shipped one)
+    backend: Literal["transformers", "openai", "llamacpp", "vllm"] = "transformers"
+    base_url: str | None = None                # backend: openai
+    system_prompt: str | None = None           # literal text, or "principles" to render them
+    corrector: str | None = None               # a `train corrector` directory or a model
+    corrector_engine: Literal["transformers", "llamacpp"] = "transformers"
+    corrector_gguf: str | None = None          # llamacpp: a merged, quantised export to run
+    squad: str | None = None                   # a squad YAML instead of one corrector
+    inspector: str | None = None               # gate: only answers it flags go to the corrector
+    threshold: float | None = None
+    # a request classifier (`train inspector` with inputs: question) that constrains a verdict
+    # corrector: flagged requests may be kept or refused, the others kept or rewritten
+    request_gate: str | None = None
+    gate_threshold: float | None = None         # refuse at or above (default: the gate's own)
+    gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
+    # an answer inspector (`train inspector`) that decides whether the corrector changes an answer
+    # at all (instead of the corrector's own KEEP verdict)
+    answer_gate: str | None = None
+    answer_gate_threshold: float | None = None
+    best_of_n: int = Field(default=1, ge=1)
+
+
+def stack_spec(**fields) -> StackSpec:
+    """A StackSpec from options (the CLI's), a bad value reported as a ConfigError naming it."""
+    from pydantic import ValidationError
+
+    from alignstack.core.errors import ConfigError
+
+    try:
+        return StackSpec(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(err["msg"], field=".".join(str(p) for p in err["loc"])) from None
+
+
+def principles_prompt(principles_file: str) -> str:
+    """The constitution as a system prompt: the in-context alignment (ICA) baseline."""
+    constitution = load_constitution(principles_file)
+    lines = [f"You are a careful assistant for {constitution.name}. Follow these principles:"]
+    lines += [f"- {p.title}: {' '.join(p.text.split())}" for p in constitution.principles]
+    lines.append("If a request would break a principle, decline briefly and offer a safe alternative.")
+    return "\n".join(lines)
+
+
+def system_prompt_text(spec: StackSpec, principles_file: str) -> str | None:
+    if spec.system_prompt == "principles":
+        return principles_prompt(principles_file)
+    return spec.system_prompt
+
+
+def load_upstream(spec: StackSpec, batch_size: int) -> Generator:
+    from alignstack.correct.corrector import upstream_engine
+
+    return upstream_engine(spec.backend, spec.upstream, corrector=spec.corrector,
+                           corrector_engine_kind=spec.corrector_engine, base_url=spec.base_url,
+                           batch_size=batch_size)
+
+
+def build_corrector(spec: StackSpec, batch_size: int):
+    """The spec's corrector (with its gates) or squad, or None; no upstream is loaded."""
+    from alignstack.correct.corrector import Corrector
+    from alignstack.inspect import load_inspector
+
+    if spec.corrector:
+        options: dict = {}
+        if spec.request_gate:
+            options.update(request_gate=load_inspector(spec.request_gate),
+                           gate_threshold=spec.gate_threshold,
+                           gate_pass_threshold=spec.gate_pass_threshold)
+        if spec.answer_gate:
+            options.update(answer_gate=load_inspector(spec.answer_gate),
+                           answer_gate_threshold=spec.answer_gate_threshold)
+        return Corrector.load(spec.corrector, batch_size=batch_size,
+                              engine=spec.corrector_engine, gguf=spec.corrector_gguf, **options)
+    if spec.squad:
+        from alignstack.correct.squad import load_squad
+
+        return load_squad(spec.squad, lambda d: Corrector.load(d, batch_size=batch_size,
+                                                               engine=spec.corrector_engine),
+                          load_inspector)
+    return None
+
+
+def build_stack(spec: StackSpec, *, principles_file: str, max_new_tokens: int = 96,
+                batch_size: int = 16, upstream: Generator | None = None,
+                temperature: float = 0.0, best_of: str = "answers"):
+    """upstream -> inspector -> corrector or squad, as `spec` says. `upstream` replaces the
+    spec's engine (eval passes its caching wrapper)."""
+    from alignstack.correct.stack import Stack
+
+    extra: dict = {"best_of_n": spec.best_of_n, "best_of": best_of}
+    if spec.inspector:
+        from alignstack.inspect import load_inspector
+
+        extra["inspector"] = load_inspector(spec.inspector)
+        if spec.threshold is not None:
+            extra["threshold"] = spec.threshold
+    return Stack(upstream if upstream is not None else load_upstream(spec, batch_size),
+                 build_corrector(spec, batch_size),
+                 GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
+                 system_prompt_text(spec, principles_file), **extra)
