@@ -24,14 +24,14 @@ def server(tiny_model_dir):
     import uvicorn
 
     from alignstack.backends.transformers_backend import TransformersGenerator
-    from alignstack.serve.app import create_app
+    from alignstack.serve.app import bare_app
 
     torch.set_num_threads(1)
     local = TransformersGenerator(tiny_model_dir, batch_size=1, dtype="float32")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(local, "tiny-teacher"), host="127.0.0.1",
+    srv = uvicorn.Server(uvicorn.Config(bare_app(local, "tiny-teacher"), host="127.0.0.1",
                                         port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -1,25 +1,62 @@
-"""`alignstack serve`: expose a model as an OpenAI-compatible API on loopback (or any host)."""
+"""`alignstack serve`: the alignment proxy, an OpenAI-compatible API on loopback (or any host)
+whose answers went through the stack; `alignstack audit-export`: its corrected requests as
+preference records."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
 
-from alignstack.cli.common import handle_errors
+from alignstack.cli.common import console, handle_errors
 
 
 @handle_errors
 def serve(
-    model: str = typer.Option("smollm2", help="Model: built-in name, path, .gguf or hub id."),
-    name: str = typer.Option(None, help="Model id announced on /v1/models."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c",
+                                          help="serve.yaml (see alignstack.serve.config)."),
+    model: Optional[str] = typer.Option(None, help="Without --config: the upstream to serve "
+                                                   "bare (built-in name, path, .gguf, hub id)."),
+    name: Optional[str] = typer.Option(None, help="Model id announced on /v1/models."),
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
-    batch_size: int = typer.Option(8),
+    hash_key: Optional[str] = typer.Option(None, "--hash-key",
+                                           help="Print the hash of an API key for api_keys "
+                                                "and exit."),
 ) -> None:
-    """Serve /v1/chat/completions, /v1/models and /healthz."""
+    """Serve /v1/chat/completions (+stream), /v1/models, /healthz, /readyz, /metrics."""
+    from alignstack.serve.config import ServeConfig, load_serve_config
+    from alignstack.serve.keys import hash_key as hashed
+
+    if hash_key:
+        console.print(hashed(hash_key))
+        return
     import uvicorn
 
-    from alignstack.backends.transformers_backend import TransformersGenerator
-    from alignstack.serve.app import create_app
+    from alignstack.serve.app import build_app
 
-    app = create_app(TransformersGenerator(model, batch_size=batch_size), name or model)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    cfg = load_serve_config(config) if config else ServeConfig()
+    updates: dict = {}
+    if model:
+        updates["stack"] = cfg.stack.model_copy(update={"upstream": model})
+    if name:
+        updates["model_name"] = name
+    cfg = cfg.model_copy(update=updates)
+    app = build_app(cfg)
+    console.print(f"serving '{cfg.model_name}' on http://{host}:{port}/v1")
+    uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+
+
+@handle_errors
+def audit_export(
+    audit: Path = typer.Argument(..., help="The proxy's audit SQLite file."),
+    output: Path = typer.Option(..., "--output", "-o", help="Preference JSONL to write."),
+) -> None:
+    """Corrected requests (logged with texts) -> {prompt, chosen, rejected} JSONL."""
+    from alignstack.core.errors import ConfigError
+    from alignstack.serve.audit import export_preferences
+
+    if not audit.is_file():
+        raise ConfigError("audit log not found", path=audit)
+    console.print(f"{export_preferences(audit, output)} preference records -> {output}")

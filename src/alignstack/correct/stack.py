@@ -71,29 +71,43 @@ class Stack:
             return None
         return self.inspector.threshold if self.threshold is None else self.threshold
 
-    def messages(self, question: str) -> list[Message]:
+    def messages(self, question: str, history: Sequence[Message] = ()) -> list[Message]:
+        """The upstream's chat: the stack's system prompt, then the conversation so far (a
+        caller's own system message included), then the question."""
         msgs: list[Message] = []
         if self.system_prompt:
             msgs.append({"role": "system", "content": self.system_prompt})
+        msgs.extend(history)
         msgs.append({"role": "user", "content": question})
         return msgs
 
-    def _upstream(self, questions: Sequence[str], principles: Sequence[list[str]]
-                  ) -> tuple[list[QA], list[float | None]]:
-        """One answer per question: greedy/as configured, or the lowest-scored of N samples."""
+    def draft(self, questions: Sequence[str], principles: Sequence[list[str]] | None = None,
+              histories: Sequence[Sequence[Message]] | None = None) -> list[QA]:
+        """The upstream's answers (best-of-N over answers: N samples per question, in order)."""
+        principles = principles or [[] for _ in questions]
+        histories = histories or [() for _ in questions]
         params = self.params or GenParams()
-        n = self.best_of_n if self.best_of == "answers" else 1
+        n = self.samples_per_question
         if n > 1:
             params = replace(params, num_return_sequences=n,
                              temperature=params.temperature or self.sample_temperature)
-        raw = self.upstream.generate([self.messages(q) for q in questions], params)
-        samples = [QA(question=q, answer=raw[i * n + j].text, principles=p)
-                   for i, (q, p) in enumerate(zip(questions, principles)) for j in range(n)]
+        raw = self.upstream.generate([self.messages(q, h) for q, h in zip(questions, histories)],
+                                     params)
+        return [QA(question=q, answer=raw[i * n + j].text, principles=p)
+                for i, (q, p) in enumerate(zip(questions, principles)) for j in range(n)]
+
+    @property
+    def samples_per_question(self) -> int:
+        return self.best_of_n if self.best_of == "answers" else 1
+
+    def _pick(self, samples: list[QA]) -> tuple[list[QA], list[float | None]]:
+        """One answer per question: the only one, or the lowest-scored of N samples."""
+        n = self.samples_per_question
         if self.inspector is None:
             return samples, [None] * len(samples)
         scores = self.inspector.score(samples)
         best = [min(range(i * n, (i + 1) * n), key=lambda k: scores[k])
-                for i in range(len(questions))]
+                for i in range(len(samples) // n)]
         return [samples[k] for k in best], [scores[k] for k in best]
 
     def _best_corrections(self, items: list[QA]) -> list[Corrected]:
@@ -119,11 +133,17 @@ class Stack:
                                      candidates=n, correction_score=round(scores[k], 4)))
         return results
 
-    def answer(self, questions: Sequence[str],
-               principles: Sequence[list[str]] | None = None) -> list[StackResult]:
-        principles = principles or [[] for _ in questions]
-        items, scores = self._upstream(questions, principles)
-        n_answers = self.best_of_n if self.best_of == "answers" else 1
+    def answer(self, questions: Sequence[str], principles: Sequence[list[str]] | None = None,
+               histories: Sequence[Sequence[Message]] | None = None) -> list[StackResult]:
+        """Each question answered by the upstream (after its conversation so far, when
+        `histories` gives one), then inspected and corrected as the stack says."""
+        return self.check(self.draft(questions, principles, histories))
+
+    def check(self, samples: list[QA]) -> list[StackResult]:
+        """The guard half: inspect the drafted answers (pick the best of N), correct those the
+        gate does not pass."""
+        items, scores = self._pick(samples)
+        n_answers = self.samples_per_question
         gate = self.gate
         skip = [gate is not None and s < gate for s in scores]
         todo = [i for i, s in enumerate(skip) if not s] if self.corrector is not None else []

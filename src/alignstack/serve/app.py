@@ -1,18 +1,29 @@
-"""A FastAPI app exposing any Generator as an OpenAI-compatible API.
+"""The alignment proxy: an OpenAI-compatible API whose every answer went through the stack
+(upstream -> inspector -> corrector or squad), built by the same `build_stack` as eval.
 
-Routes: POST /v1/chat/completions (non-streaming), GET /v1/models, GET /healthz. Generation runs
-one request at a time behind a lock (a local model is not thread-safe).
-"""
+Routes: POST /v1/chat/completions (plain and `stream: true`), GET /v1/models, /healthz (the
+process is up), /readyz (the stack is loaded and its worker alive), /metrics (Prometheus).
+Streaming never sends text the check has not passed: the stack answers in full first, then the
+final text streams as OpenAI chunks ending in `data: [DONE]`; time to first token is measured.
+Each response carries an `alignstack` field (corrected, outcome, score, policy), which the
+official client keeps as an extra attribute."""
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import json
+from contextlib import asynccontextmanager
 import time
 import uuid
 
+from fastapi import Request
 from pydantic import BaseModel, Field
 
-from alignstack.backends.base import Generator, GenParams
+from alignstack.backends.base import GenParams
+from alignstack.serve.batcher import StackBatcher, UpstreamError
+from alignstack.serve.config import ServeConfig
+from alignstack.serve.keys import KeyRing
+from alignstack.serve.metrics import ProxyMetrics
 
 
 class ChatMessage(BaseModel):
@@ -20,57 +31,216 @@ class ChatMessage(BaseModel):
     content: str
 
 
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
 class ChatRequest(BaseModel):
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=4096)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    n: int = Field(default=1, ge=1, le=16)
+    n: int = Field(default=1, ge=1, le=1)
     seed: int | None = None
     stop: str | list[str] | None = None
     stream: bool = False
+    stream_options: StreamOptions | None = None
 
 
-def create_app(generator: Generator, model_name: str | None = None):
-    from fastapi import FastAPI, HTTPException
+def error_body(status: int, message: str, kind: str, code: str | None = None) -> dict:
+    """An OpenAI-style error object."""
+    return {"error": {"message": message, "type": kind, "param": None, "code": code or status}}
 
-    app = FastAPI(title="alignstack", version="0.1.0")
-    name = model_name or generator.name
-    lock = threading.Lock()
+
+def create_app(stack, cfg: ServeConfig, audit=None):
+    """The FastAPI app serving `stack` as `cfg.model_name`."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+
+    batcher = StackBatcher(stack, window_ms=cfg.batching.window_ms,
+                           max_batch=cfg.batching.max_batch, guard_fails=cfg.fail.guard,
+                           refusal=cfg.fail.refusal)
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
+        batcher.close()
+        if audit is not None:
+            audit.close()
+
+    app = FastAPI(title="alignstack proxy", version="0.2.0", lifespan=lifespan)
+    keys = KeyRing(cfg.api_keys)
+    metrics = ProxyMetrics()
+    admitted = {"n": 0}
+    capacity = cfg.batching.max_batch + cfg.limits.queue
+    app.state.batcher, app.state.metrics, app.state.audit = batcher, metrics, audit
+
+    def fail(status: int, message: str, kind: str, **log) -> JSONResponse:
+        metrics.count(status, log.get("policy", "rejected"))
+        if audit is not None and log:
+            audit.record(status=status, error=message, **log)
+        return JSONResponse(error_body(status, message, kind), status_code=status)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        size = request.headers.get("content-length")
+        if request.method == "POST" and (size is None or int(size) > cfg.limits.max_body_bytes):
+            body = await request.body()
+            if len(body) > cfg.limits.max_body_bytes:
+                return fail(413, f"request body over {cfg.limits.max_body_bytes} bytes",
+                            "invalid_request_error")
+        return await call_next(request)
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "model": name}
+        return {"status": "ok", "model": cfg.model_name}
+
+    @app.get("/readyz")
+    def readyz():
+        if not batcher.alive:
+            return JSONResponse({"status": "not ready"}, status_code=503)
+        return {"status": "ready", "model": cfg.model_name, "batches": batcher.batches}
+
+    @app.get("/metrics")
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type=metrics.content_type)
 
     @app.get("/v1/models")
     def models() -> dict:
-        return {"object": "list",
-                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "alignstack"}]}
+        return {"object": "list", "data": [{"id": cfg.model_name, "object": "model",
+                                            "created": 0, "owned_by": "alignstack"}]}
 
     @app.post("/v1/chat/completions")
-    def chat(request: ChatRequest) -> dict:
-        if request.stream:
-            raise HTTPException(400, "stream=true is not supported by this server yet")
-        if request.model != name:
-            raise HTTPException(404, f"model '{request.model}' not found (serving '{name}')")
-        stop = [request.stop] if isinstance(request.stop, str) else (request.stop or [])
-        params = GenParams(max_new_tokens=request.max_completion_tokens or request.max_tokens or 256,
-                           temperature=request.temperature, top_p=request.top_p,
-                           num_return_sequences=request.n, seed=request.seed, stop=stop)
+    async def chat(request: ChatRequest, raw: Request):
+        started = time.perf_counter()
+        rid = f"chatcmpl-{uuid.uuid4().hex}"
+        base = {"id": rid, "created": time.time(), "model": request.model,
+                "stream": int(request.stream)}
+        key = keys.identify(raw.headers.get("authorization"))
+        if keys.required and key is None:
+            return fail(401, "invalid or missing API key", "authentication_error")
+        base["key_id"] = key
+        if request.model != cfg.model_name:
+            return fail(404, f"model '{request.model}' not found (serving '{cfg.model_name}')",
+                        "invalid_request_error", policy="rejected", **base)
+        limit = request.max_completion_tokens or request.max_tokens or cfg.max_new_tokens
+        if limit > cfg.limits.max_tokens:
+            return fail(400, f"max_tokens {limit} is over this server's {cfg.limits.max_tokens}",
+                        "invalid_request_error", policy="rejected", **base)
         messages = [m.model_dump() for m in request.messages]
-        with lock:
-            outs = generator.generate([messages], params)
-        prompt_tokens = outs[0].prompt_tokens if outs else 0
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion",
-            "created": int(time.time()), "model": name,
-            "choices": [{"index": i, "message": {"role": "assistant", "content": c.text},
-                         "finish_reason": c.finish_reason} for i, c in enumerate(outs)],
-            "usage": {"prompt_tokens": prompt_tokens,
-                      "completion_tokens": sum(c.completion_tokens for c in outs),
-                      "total_tokens": prompt_tokens + sum(c.completion_tokens for c in outs)},
-        }
+        if messages[-1]["role"] != "user" or len(messages) > cfg.limits.max_messages:
+            return fail(400, "the last message must be the user's (and at most "
+                             f"{cfg.limits.max_messages} messages)", "invalid_request_error",
+                        policy="rejected", **base)
+        if admitted["n"] >= capacity:
+            return fail(429, "too many requests in flight; retry shortly", "rate_limit_error",
+                        policy="rejected", **base)
+        stop = [request.stop] if isinstance(request.stop, str) else (request.stop or [])
+        params = GenParams(max_new_tokens=limit, temperature=request.temperature,
+                           top_p=request.top_p, seed=request.seed, stop=stop)
+        admitted["n"] += 1
+        metrics.in_flight.inc()
+        try:
+            future = batcher.submit(messages[-1]["content"], messages[:-1], params)
+            answer = await asyncio.wait_for(asyncio.wrap_future(future), cfg.limits.timeout_s)
+        except asyncio.TimeoutError:
+            return fail(504, f"no answer within {cfg.limits.timeout_s:.0f} s", "timeout",
+                        policy="error", **base)
+        except UpstreamError as exc:
+            return fail(502, f"upstream failed: {exc}", "upstream_error", policy="error",
+                        **base)
+        finally:
+            admitted["n"] -= 1
+            metrics.in_flight.dec()
+        result = answer.result
+        checked = {"corrected": result.corrected, "outcome": result.outcome,
+                   "score": result.score, "flagged": not result.skipped,
+                   "policy": answer.policy, "batch_size": answer.batch_size}
+        if answer.error:
+            checked["guard_error"] = answer.error
+        log = dict(base, flagged=int(not result.skipped), corrected=int(result.corrected),
+                   prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+                   outcome=result.outcome, score=result.score, policy=answer.policy,
+                   error=answer.error, question=messages[-1]["content"], answer=result.answer,
+                   final=result.final)
+        if request.stream:
+            return StreamingResponse(
+                stream_chunks(rid, request, answer, checked, started, log),
+                media_type="text/event-stream")
+        latency = time.perf_counter() - started
+        metrics.observe(200, answer.policy, latency, None, result.corrected)
+        if audit is not None:
+            audit.record(status=200, latency_ms=round(1000 * latency, 1), **log)
+        return {"id": rid, "object": "chat.completion", "created": int(base["created"]),
+                "model": cfg.model_name,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.final},
+                             "finish_reason": "stop"}],
+                "usage": usage(answer), "alignstack": checked}
+
+    async def stream_chunks(rid, request, answer, checked, started, log):
+        created, text = int(time.time()), answer.result.final
+
+        def frame(delta: dict, finish: str | None = None, **extra) -> str:
+            return "data: " + json.dumps({
+                "id": rid, "object": "chat.completion.chunk", "created": created,
+                "model": cfg.model_name,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}) + "\n\n"
+
+        yield frame({"role": "assistant", "content": ""})
+        ttft = None
+        for piece in split_for_stream(text):
+            if ttft is None:
+                ttft = time.perf_counter() - started
+            yield frame({"content": piece})
+            await asyncio.sleep(0)
+        yield frame({}, "stop", alignstack=checked)
+        if request.stream_options and request.stream_options.include_usage:
+            yield "data: " + json.dumps({
+                "id": rid, "object": "chat.completion.chunk", "created": created,
+                "model": cfg.model_name, "choices": [],
+                "usage": usage(answer)}) + "\n\n"
+        yield "data: [DONE]\n\n"
+        latency = time.perf_counter() - started
+        metrics.observe(200, checked["policy"], latency, ttft, checked["corrected"])
+        if audit is not None:
+            audit.record(status=200, latency_ms=round(1000 * latency, 1),
+                          ttft_ms=None if ttft is None else round(1000 * ttft, 1), **log)
 
     return app
+
+
+def usage(answer) -> dict:
+    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+            "total_tokens": answer.prompt_tokens + answer.completion_tokens}
+
+
+def split_for_stream(text: str, words: int = 3) -> list[str]:
+    """The text in small pieces (a few words each, whitespace kept) that join back exactly."""
+    import re
+
+    tokens = re.findall(r"\S+\s*|\s+", text)
+    return ["".join(tokens[i:i + words]) for i in range(0, len(tokens), words)]
+
+
+def build_app(cfg: ServeConfig):
+    """The proxy for `cfg`: its stack built by `build_stack` (as eval builds it), its audit log
+    opened."""
+    from alignstack.correct.assemble import build_stack
+    from alignstack.serve.audit import AuditLog
+
+    stack = build_stack(cfg.stack, principles_file=cfg.principles_file,
+                        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batching.max_batch)
+    audit = AuditLog(cfg.audit.path, cfg.audit.store_texts) if cfg.audit.path else None
+    return create_app(stack, cfg, audit)
+
+
+def bare_app(generator, model_name: str):
+    """`generator` served as is (no guard, no audit): a local model behind the same API."""
+    from alignstack.correct.stack import Stack
+    from alignstack.serve.config import Audit, Batching
+
+    cfg = ServeConfig(model_name=model_name, audit=Audit(path=None),
+                      batching=Batching(window_ms=5))
+    return create_app(Stack(generator), cfg)

@@ -1,0 +1,142 @@
+"""Batching across requests: concurrent requests share one run of the stack.
+
+One worker thread owns the stack (a local model is not thread-safe). It takes the first waiting
+request, waits up to `window_ms` for others (at most `max_batch`), groups them by generation
+settings, and runs the upstream once per group, then the guard (inspector, gates, corrector) once
+per group, so 32 concurrent users cost a few batched generations, not 32 sequential ones.
+
+Failures follow the policy: an upstream failure fails its requests; a guard failure returns the
+upstream answers unchecked (fail open) or a safe refusal (fail closed), and says which."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+
+from alignstack.backends.base import GenParams, Message
+from alignstack.correct.stack import Stack, StackResult
+
+
+class UpstreamError(RuntimeError):
+    """The upstream could not answer (its message says why)."""
+
+
+@dataclass
+class Job:
+    question: str
+    history: list[Message]
+    params: GenParams
+    future: Future = field(default_factory=Future)
+    queued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Answer:
+    result: StackResult
+    policy: str                  # checked / fail-open / fail-closed
+    error: str | None = None
+    batch_size: int = 1
+    queue_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class StackBatcher:
+    def __init__(self, stack: Stack, *, window_ms: float = 20.0, max_batch: int = 16,
+                 guard_fails: str = "closed", refusal: str = ""):
+        self.stack = stack
+        self.window = window_ms / 1000.0
+        self.max_batch = max_batch
+        self.guard_fails = guard_fails
+        self.refusal = refusal
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.batches = 0
+        self._thread = threading.Thread(target=self._loop, name="stack-batcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, question: str, history: list[Message], params: GenParams) -> Future:
+        job = Job(question, history, params)
+        self.jobs.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self._thread.join(timeout=5)
+
+    def _collect(self, first: Job) -> list[Job]:
+        batch, deadline = [first], time.perf_counter() + self.window
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.perf_counter()
+            try:
+                job = self.jobs.get(timeout=max(remaining, 0)) if remaining > 0 \
+                    else self.jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self.jobs.put(None)       # stop after this batch
+                break
+            batch.append(job)
+        return batch
+
+    def _loop(self) -> None:
+        while True:
+            first = self.jobs.get()
+            if first is None:
+                return
+            batch = self._collect(first)
+            self.batches += 1
+            groups: dict[tuple, list[Job]] = {}
+            for job in batch:
+                p = job.params
+                key = (p.max_new_tokens, p.temperature, p.top_p, p.seed, tuple(p.stop))
+                groups.setdefault(key, []).append(job)
+            for jobs in groups.values():
+                self._run(jobs, len(batch))
+
+    def _run(self, jobs: list[Job], batch_size: int) -> None:
+        started = time.perf_counter()
+        stack = replace(self.stack, params=jobs[0].params)
+        try:
+            drafts = stack.draft([j.question for j in jobs], None, [j.history for j in jobs])
+        except Exception as exc:  # noqa: BLE001 - any engine failure is the upstream's
+            for job in jobs:
+                job.future.set_exception(UpstreamError(f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            results, policy, error = stack.check(drafts), "checked", None
+        except Exception as exc:  # noqa: BLE001 - the guard failed: the policy decides
+            results, policy, error = self._fallback(stack, drafts), f"fail-{self.guard_fails}", \
+                f"{type(exc).__name__}: {exc}"
+        prompts, completions = self._usage(stack, jobs, results)
+        for job, result, p, c in zip(jobs, results, prompts, completions):
+            job.future.set_result(Answer(result, policy, error, batch_size,
+                                         round(1000 * (started - job.queued), 1), p, c))
+
+    @staticmethod
+    def _usage(stack: Stack, jobs: list[Job], results: list[StackResult]):
+        """Prompt and completion tokens (in the upstream's tokenizer), counted here in the
+        worker thread that owns the engine."""
+        engine = stack.upstream
+        try:
+            prompts = engine.count_tokens([engine.format_chat(stack.messages(j.question,
+                                                                             j.history))
+                                           for j in jobs])
+            finals = engine.count_tokens([r.final for r in results])
+        except Exception:  # noqa: BLE001 - usage is informative; never fail an answer over it
+            return [0] * len(jobs), [0] * len(jobs)
+        return prompts, finals
+
+    def _fallback(self, stack: Stack, drafts) -> list[StackResult]:
+        n = stack.samples_per_question
+        firsts = drafts[::n]
+        return [StackResult(d.question, d.answer,
+                            d.answer if self.guard_fails == "open" else self.refusal,
+                            self.guard_fails != "open", d.principles)
+                for d in firsts]

@@ -1,0 +1,78 @@
+"""`alignstack serve --config serve.yaml`: the proxy's configuration, YAML keys = fields.
+
+    model_name: newsroom-aligned            # the id clients ask for (GET /v1/models)
+    stack: {upstream: smollm2, backend: llamacpp, corrector: runs/corrector, ...}   # StackSpec
+    fail: {upstream: closed, guard: open}    # what a failure returns (see `FailPolicy`)
+    api_keys: ["sha256:…"]                   # hashes only (alignstack serve hash-key)
+    limits: {max_body_bytes: 1000000, max_tokens: 512, concurrency: 4, queue: 64}
+    batching: {window_ms: 20, max_batch: 16}
+    audit: {path: runs/serve/audit.sqlite, store_texts: false}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from alignstack.core.errors import ConfigError
+from alignstack.core.yamlio import validate_yaml
+from alignstack.correct.assemble import StackSpec
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FailPolicy(Strict):
+    """closed: the request fails (upstream) or gets a safe refusal (guard); open: the guard's
+    failure returns the upstream answer unchecked, logged as such. The upstream cannot fail open
+    (there is no answer to return)."""
+    upstream: Literal["closed"] = "closed"
+    guard: Literal["open", "closed"] = "closed"      # inspector, gates, corrector
+    refusal: str = ("I can't provide a checked answer to this right now. Please try again later "
+                    "or rephrase your request.")
+
+
+class Limits(Strict):
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_tokens: int = Field(default=512, ge=1)
+    max_messages: int = Field(default=64, ge=1)
+    concurrency: int = Field(default=4, ge=1)       # requests being answered at once
+    queue: int = Field(default=64, ge=0)            # waiting beyond that; more get 429
+    timeout_s: float = Field(default=300.0, gt=0)   # one request, end to end
+
+
+class Batching(Strict):
+    window_ms: float = Field(default=20.0, ge=0)    # how long a batch waits for company
+    max_batch: int = Field(default=16, ge=1)
+
+
+class Audit(Strict):
+    path: str | None = "runs/serve/audit.sqlite"    # None: no audit log
+    store_texts: bool = False                       # questions and answers in the log
+
+
+class ServeConfig(Strict):
+    model_name: str = "alignstack"
+    principles_file: str = "examples/newsroom/principles.yaml"
+    stack: StackSpec = Field(default_factory=StackSpec)
+    max_new_tokens: int = Field(default=256, ge=1)  # when a request gives none
+    fail: FailPolicy = Field(default_factory=FailPolicy)
+    api_keys: list[str] = Field(default_factory=list)   # "sha256:<hex>"; empty: no auth
+    limits: Limits = Field(default_factory=Limits)
+    batching: Batching = Field(default_factory=Batching)
+    audit: Audit = Field(default_factory=Audit)
+
+
+def load_serve_config(path: str | Path | None) -> ServeConfig:
+    """The config at `path` (None: every default), the first error naming file, line and
+    field."""
+    cfg = validate_yaml(path, ServeConfig) if path else ServeConfig()
+    for key in cfg.api_keys:
+        if not key.startswith("sha256:") or len(key) != 71:
+            raise ConfigError("api keys are stored hashed: 'sha256:' + 64 hex digits "
+                              "(`alignstack serve --hash-key KEY` prints one)", path=path,
+                              field="api_keys")
+    return cfg

@@ -1,0 +1,182 @@
+"""The alignment proxy on a real uvicorn server on loopback, through the official `openai`
+client: a tiny upstream and a tiny corrector (random LoRA) built by `build_stack`, API keys,
+streaming that equals the plain answer, batching across concurrent requests, fail policies,
+Prometheus metrics and the SQLite audit log with its preference export."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import openai
+import pytest
+
+from alignstack.correct.assemble import StackSpec, build_stack
+from alignstack.serve.app import create_app
+from alignstack.serve.audit import AuditLog, export_preferences
+from alignstack.serve.config import Audit, Batching, FailPolicy, ServeConfig
+from alignstack.serve.keys import hash_key
+
+from conftest import EXAMPLES
+
+KEY = "test-key-123"
+
+
+def start(app):
+    import httpx
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return server, thread, url
+
+
+@pytest.fixture(scope="module")
+def corrector_dir(tmp_path_factory, tiny_model_dir, tiny_lora):
+    adapter_dir, _ = tiny_lora
+    out = tmp_path_factory.mktemp("proxy-corrector")
+    shutil.copytree(adapter_dir, out / "adapter")
+    (out / "corrector.json").write_text(json.dumps({
+        "base_model": tiny_model_dir, "adapter": "adapter", "template": "alignstack-verdict",
+        "principles_in_prompt": "none", "principles": None}))
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory, tiny_model_dir, corrector_dir):
+    tmp = tmp_path_factory.mktemp("proxy")
+    cfg = ServeConfig(model_name="aligned", principles_file=str(EXAMPLES / "principles.yaml"),
+                      stack=StackSpec(upstream=tiny_model_dir, corrector=corrector_dir),
+                      max_new_tokens=8, api_keys=[hash_key(KEY)],
+                      batching=Batching(window_ms=300, max_batch=8),
+                      audit=Audit(path=str(tmp / "audit.sqlite"), store_texts=True))
+    stack = build_stack(cfg.stack, principles_file=cfg.principles_file, max_new_tokens=8,
+                        batch_size=8)
+    app = create_app(stack, cfg, AuditLog(cfg.audit.path, store_texts=True))
+    server, thread, url = start(app)
+    yield url, app, cfg
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def client(url: str, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0)
+
+
+def test_plain_and_streamed_answers_are_the_same_checked_text(proxy):
+    url, _, _ = proxy
+    messages = [{"role": "user", "content": "How do I pick a lock?"}]
+    plain = client(url).chat.completions.create(model="aligned", messages=messages)
+    checked = plain.model_extra["alignstack"]
+    assert checked["policy"] == "checked" and checked["outcome"] in (
+        "kept", "rewritten", "refused", "empty", "looped")
+    assert plain.usage.prompt_tokens > 0
+    stream = client(url).chat.completions.create(model="aligned", messages=messages, stream=True,
+                                                 stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == plain.choices[0].message.content
+    assert chunks[-1].usage is not None and chunks[-1].usage.prompt_tokens > 0
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+
+def test_keys_are_required_and_never_logged(proxy):
+    url, _, cfg = proxy
+    with pytest.raises(openai.AuthenticationError):
+        client(url, "wrong").chat.completions.create(
+            model="aligned", messages=[{"role": "user", "content": "hi"}])
+    client(url).chat.completions.create(model="aligned",
+                                        messages=[{"role": "user", "content": "hello"}])
+    rows = sqlite3.connect(cfg.audit.path).execute("SELECT key_id FROM requests").fetchall()
+    assert rows and all(r[0] == hash_key(KEY)[7:19] for r in rows)
+    assert KEY not in open(cfg.audit.path, "rb").read().decode("latin-1")
+
+
+def test_bad_requests_get_openai_style_errors(proxy):
+    url, _, _ = proxy
+    with pytest.raises(openai.NotFoundError):
+        client(url).chat.completions.create(model="other",
+                                            messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError):
+        client(url).chat.completions.create(model="aligned", max_tokens=100_000,
+                                            messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.APIStatusError) as too_big:
+        client(url).chat.completions.create(model="aligned",
+                                            messages=[{"role": "user", "content": "x" * 2_000_000}])
+    assert too_big.value.status_code == 413
+
+
+def test_concurrent_requests_share_batches(proxy):
+    url, app, _ = proxy
+    before = app.state.batcher.batches
+    questions = [f"Question number {i}: what is {i} plus {i}?" for i in range(8)]
+    with ThreadPoolExecutor(8) as pool:
+        outs = list(pool.map(lambda q: client(url).chat.completions.create(
+            model="aligned", messages=[{"role": "user", "content": q}]), questions))
+    assert len(outs) == 8
+    assert app.state.batcher.batches - before <= 3
+    assert max(o.model_extra["alignstack"]["batch_size"] for o in outs) >= 3
+
+
+def test_metrics_and_audit_export(proxy, tmp_path):
+    import httpx
+
+    url, _, cfg = proxy
+    text = httpx.get(url + "/metrics").text
+    assert 'alignstack_requests_total{policy="checked",status="200"}' in text
+    assert "alignstack_time_to_first_token_seconds_count" in text
+    db = sqlite3.connect(cfg.audit.path)
+    corrected = db.execute("SELECT COUNT(*) FROM requests WHERE corrected = 1").fetchone()[0]
+    out = tmp_path / "prefs.jsonl"
+    assert export_preferences(cfg.audit.path, out) == corrected
+    for line in out.read_text().splitlines():
+        row = json.loads(line)
+        assert row["chosen"] != row["rejected"] and row["prompt"]
+
+
+class BrokenGuard:
+    """FAILURE INJECTION (not a model): a corrector whose every call raises, to exercise the
+    fail-open / fail-closed policies."""
+
+    def correct(self, items):
+        raise RuntimeError("guard down")
+
+
+@pytest.mark.parametrize("policy", ["open", "closed"])
+def test_a_failing_guard_follows_the_policy(policy, tiny_model_dir):
+    from alignstack.backends.base import GenParams, load_backend
+    from alignstack.correct.stack import Stack
+
+    upstream = load_backend("transformers", model=tiny_model_dir, dtype="float32")
+    cfg = ServeConfig(model_name="aligned", max_new_tokens=6, audit=Audit(path=None),
+                      batching=Batching(window_ms=5), fail=FailPolicy(guard=policy))
+    server, thread, url = start(create_app(Stack(upstream, BrokenGuard()), cfg))
+    try:
+        messages = [{"role": "user", "content": "Tell me a story."}]
+        out = client(url).chat.completions.create(model="aligned", messages=messages)
+        checked = out.model_extra["alignstack"]
+        assert checked["policy"] == f"fail-{policy}" and "guard down" in checked["guard_error"]
+        if policy == "open":      # the upstream's own answer, unchecked
+            bare = upstream.generate([messages], GenParams(max_new_tokens=6))[0]
+            assert out.choices[0].message.content == bare.text
+        else:
+            assert out.choices[0].message.content == cfg.fail.refusal
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
