@@ -180,3 +180,20 @@ def test_a_failing_guard_follows_the_policy(policy, tiny_model_dir):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_config_errors_name_the_file_line_and_field(tmp_path):
+    from alignstack.core.errors import ConfigError
+    from alignstack.serve.config import load_serve_config
+
+    plain = tmp_path / "plain-key.yaml"
+    plain.write_text("model_name: x\napi_keys: [my-secret]\n")
+    with pytest.raises(ConfigError, match="api_keys"):
+        load_serve_config(plain)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model_name: x\nlimits:\n  queue: -1\n")
+    with pytest.raises(ConfigError) as err:
+        load_serve_config(bad)
+    assert "bad.yaml:3" in str(err.value) and "limits.queue" in str(err.value)
+    shipped = load_serve_config(EXAMPLES / "serve.yaml")
+    assert shipped.fail.guard == "closed" and shipped.stack.corrector_engine == "llamacpp"
