@@ -54,14 +54,16 @@ def error_body(status: int, message: str, kind: str, code: str | None = None) ->
     return {"error": {"message": message, "type": kind, "param": None, "code": code or status}}
 
 
-def create_app(stack, cfg: ServeConfig, audit=None):
-    """The FastAPI app serving `stack` as `cfg.model_name`."""
+def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
+    """The FastAPI app serving `stack` as `cfg.model_name`; `screen` (questions -> flags) is
+    the optional input stage."""
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
     batcher = StackBatcher(stack, window_ms=cfg.batching.window_ms,
                            max_batch=cfg.batching.max_batch, guard_fails=cfg.fail.guard,
-                           refusal=cfg.fail.refusal)
+                           refusal=cfg.fail.refusal, screen=screen,
+                           screen_message=cfg.screen.message if cfg.screen else "")
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -233,7 +235,23 @@ def build_app(cfg: ServeConfig):
     stack = build_stack(cfg.stack, principles_file=cfg.principles_file,
                         max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batching.max_batch)
     audit = AuditLog(cfg.audit.path, cfg.audit.store_texts) if cfg.audit.path else None
-    return create_app(stack, cfg, audit)
+    return create_app(stack, cfg, audit, request_screen(cfg))
+
+
+def request_screen(cfg: ServeConfig):
+    """questions -> flags from the configured request gate, or None."""
+    if cfg.screen is None:
+        return None
+    from alignstack.core.records import QA
+    from alignstack.inspect import load_inspector
+
+    gate = load_inspector(cfg.screen.gate)
+    threshold = cfg.screen.threshold if cfg.screen.threshold is not None else gate.threshold
+
+    def flags(questions: list[str]) -> list[bool]:
+        return [p >= threshold for p in gate.score([QA(question=q, answer="") for q in questions])]
+
+    return flags
 
 
 def bare_app(generator, model_name: str):

@@ -46,8 +46,12 @@ class Answer:
 
 class StackBatcher:
     def __init__(self, stack: Stack, *, window_ms: float = 20.0, max_batch: int = 16,
-                 guard_fails: str = "closed", refusal: str = ""):
+                 guard_fails: str = "closed", refusal: str = "", screen=None,
+                 screen_message: str = ""):
+        """`screen`: questions -> flags (the input stage), or None."""
         self.stack = stack
+        self.screen = screen
+        self.screen_message = screen_message
         self.window = window_ms / 1000.0
         self.max_batch = max_batch
         self.guard_fails = guard_fails
@@ -100,8 +104,31 @@ class StackBatcher:
             for jobs in groups.values():
                 self._run(jobs, len(batch))
 
+    def _screened(self, jobs: list[Job], batch_size: int, started: float) -> list[Job]:
+        """Answer the jobs the input stage flags; return the others. A failing screen follows
+        the guard policy (open: nothing flagged; closed: every job refused)."""
+        if self.screen is None:
+            return jobs
+        try:
+            flags, policy, error = self.screen([j.question for j in jobs]), "screened", None
+        except Exception as exc:  # noqa: BLE001 - the screen is a guard: the policy decides
+            error = f"{type(exc).__name__}: {exc}"
+            if self.guard_fails == "open":
+                return jobs
+            flags, policy = [True] * len(jobs), "fail-closed"
+        for job, flagged in zip(jobs, flags):
+            if flagged:
+                result = StackResult(job.question, "", self.screen_message, True, [],
+                                     outcome="screened")
+                job.future.set_result(Answer(result, policy, error, batch_size,
+                                             round(1000 * (started - job.queued), 1)))
+        return [j for j, flagged in zip(jobs, flags) if not flagged]
+
     def _run(self, jobs: list[Job], batch_size: int) -> None:
         started = time.perf_counter()
+        jobs = self._screened(jobs, batch_size, started)
+        if not jobs:
+            return
         stack = replace(self.stack, params=jobs[0].params)
         try:
             drafts = stack.draft([j.question for j in jobs], None, [j.history for j in jobs])

@@ -2,7 +2,8 @@
 
     model_name: newsroom-aligned            # the id clients ask for (GET /v1/models)
     stack: {upstream: smollm2, backend: llamacpp, corrector: runs/corrector, ...}   # StackSpec
-    fail: {upstream: closed, guard: open}    # what a failure returns (see `FailPolicy`)
+    screen: {gate: runs/request-gate}        # optional: refuse flagged requests before the upstream
+    fail: {upstream: closed, guard: closed}  # what a failure returns (see `FailPolicy`)
     api_keys: ["sha256:…"]                   # hashes only (alignstack serve hash-key)
     limits: {max_body_bytes: 1000000, max_tokens: 512, concurrency: 4, queue: 64}
     batching: {window_ms: 20, max_batch: 16}
@@ -35,6 +36,16 @@ class FailPolicy(Strict):
                     "or rephrase your request.")
 
 
+class Screen(Strict):
+    """The optional input stage: a request gate (`train inspector` with inputs: question) scores
+    each question before the upstream is called; at or above the threshold the request is
+    answered with `message` and the upstream never sees it."""
+    gate: str
+    threshold: float | None = None                  # default: the gate's own
+    message: str = ("I can't help with that request. If you are in danger or need support, "
+                    "please contact local emergency services or a qualified professional.")
+
+
 class Limits(Strict):
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     max_tokens: int = Field(default=512, ge=1)
@@ -58,6 +69,7 @@ class ServeConfig(Strict):
     model_name: str = "alignstack"
     principles_file: str = "examples/newsroom/principles.yaml"
     stack: StackSpec = Field(default_factory=StackSpec)
+    screen: Screen | None = None                    # the input stage (off by default)
     max_new_tokens: int = Field(default=256, ge=1)  # when a request gives none
     fail: FailPolicy = Field(default_factory=FailPolicy)
     api_keys: list[str] = Field(default_factory=list)   # "sha256:<hex>"; empty: no auth
