@@ -69,6 +69,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/engine_throughput.py
 	$(BIN)/python bench/judge_throughput.py
 	$(BIN)/python bench/inspector_latency.py
+	$(BIN)/python bench/proxy_load.py
 
 clean:
 	rm -rf $(VENV) runs
