@@ -69,6 +69,10 @@ def start_engine(model: Path, adapters: tuple[str, ...], parallel: int, context:
     params.n_ctx = context * parallel          # each slot gets `context` tokens
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
+    # no busy-polling between graphs: several engines share this process's cores (an upstream,
+    # correctors, a transformers model), and a polling idle pool steals them from the busy one
+    params.cpuparams.poll = 0
+    params.cpuparams_batch.poll = 0
     params.hostnames = ["127.0.0.1"]
     params.port = 0
     api_key = secrets.token_urlsafe(24)
