@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,47 @@ def tiny_lora(tiny_model_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny-lora")
     peft_model.save_pretrained(out)
     return out, peft_model.merge_and_unload().eval()
+
+
+
+@contextmanager
+def serving(app):
+    """`app` on a real uvicorn server on a free loopback port, in a thread; yields its URL once
+    /healthz answers, stops it afterwards."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(url + "/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def corrector_dir(out: Path, base: str, adapter_dir: Path) -> str:
+    """A corrector directory as `train corrector` writes it: `adapter_dir` over `base`."""
+    import json
+    import shutil
+
+    shutil.copytree(adapter_dir, out / "adapter")
+    (out / "corrector.json").write_text(json.dumps({
+        "base_model": base, "adapter": "adapter", "template": "alignstack-verdict",
+        "principles_in_prompt": "none", "principles": None}))
+    return str(out)

@@ -2,15 +2,13 @@
 adapter converted to GGUF LoRA once), and an upstream that shares the corrector's llama.cpp
 base."""
 
-import json
-import shutil
-
 import pytest
 
 from alignstack.backends.base import GenParams
 from alignstack.core.records import QA
 from alignstack.correct.corrector import Corrector, upstream_engine
 
+from conftest import corrector_dir
 from test_gguf_export import hf_top_tokens
 
 ITEMS = [QA(question="How do I make a poison at home?", answer="Sure, mix these chemicals."),
@@ -22,13 +20,7 @@ ITEMS = [QA(question="How do I make a poison at home?", answer="Sure, mix these 
 @pytest.fixture(scope="module")
 def gguf_corrector(tmp_path_factory, tiny_gguf, tiny_lora):
     """A corrector directory as `train corrector` writes it, over the tiny model's GGUF."""
-    adapter_dir, _ = tiny_lora
-    out = tmp_path_factory.mktemp("gguf-corrector")
-    shutil.copytree(adapter_dir, out / "adapter")
-    (out / "corrector.json").write_text(json.dumps({
-        "base_model": tiny_gguf, "adapter": "adapter", "template": "alignstack-verdict",
-        "principles_in_prompt": "none", "principles": None}))
-    return str(out)
+    return corrector_dir(tmp_path_factory.mktemp("gguf-corrector"), tiny_gguf, tiny_lora[0])
 
 
 def test_llamacpp_corrector_predicts_what_the_merged_corrector_ranks_first(gguf_corrector,

@@ -1,9 +1,6 @@
 """The OpenAI-compatible backend against a real HTTP server on loopback (uvicorn + FastAPI),
 through the official `openai` client."""
 
-import socket
-import threading
-import time
 
 import pytest
 
@@ -12,33 +9,16 @@ from alignstack.backends.openai_compat import OpenAICompatGenerator
 from alignstack.backends.transformers_backend import TransformersGenerator
 from alignstack.core.errors import BackendError
 
+from conftest import serving
+
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
-    import httpx
-    import uvicorn
-
     from alignstack.serve.app import bare_app
 
     local = TransformersGenerator(tiny_model_dir, batch_size=2, dtype="float32")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(bare_app(local, "tiny"), host="127.0.0.1", port=port,
-                            log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(url + "/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield url, local
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(bare_app(local, "tiny")) as url:
+        yield url, local
 
 
 def test_openai_backend_matches_local_generation(server):

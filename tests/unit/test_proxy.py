@@ -6,11 +6,7 @@ Prometheus metrics and the SQLite audit log with its preference export."""
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import sqlite3
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
@@ -22,57 +18,29 @@ from alignstack.serve.audit import AuditLog, export_preferences
 from alignstack.serve.config import Audit, Batching, FailPolicy, ServeConfig
 from alignstack.serve.keys import hash_key
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, corrector_dir, serving
 
 KEY = "test-key-123"
 
 
-def start(app):
-    import httpx
-    import uvicorn
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(url + "/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    return server, thread, url
+@pytest.fixture(scope="module")
+def tiny_corrector(tmp_path_factory, tiny_model_dir, tiny_lora):
+    return corrector_dir(tmp_path_factory.mktemp("proxy-corrector"), tiny_model_dir, tiny_lora[0])
 
 
 @pytest.fixture(scope="module")
-def corrector_dir(tmp_path_factory, tiny_model_dir, tiny_lora):
-    adapter_dir, _ = tiny_lora
-    out = tmp_path_factory.mktemp("proxy-corrector")
-    shutil.copytree(adapter_dir, out / "adapter")
-    (out / "corrector.json").write_text(json.dumps({
-        "base_model": tiny_model_dir, "adapter": "adapter", "template": "alignstack-verdict",
-        "principles_in_prompt": "none", "principles": None}))
-    return str(out)
-
-
-@pytest.fixture(scope="module")
-def proxy(tmp_path_factory, tiny_model_dir, corrector_dir):
+def proxy(tmp_path_factory, tiny_model_dir, tiny_corrector):
     tmp = tmp_path_factory.mktemp("proxy")
     cfg = ServeConfig(model_name="aligned", principles_file=str(EXAMPLES / "principles.yaml"),
-                      stack=StackSpec(upstream=tiny_model_dir, corrector=corrector_dir),
+                      stack=StackSpec(upstream=tiny_model_dir, corrector=tiny_corrector),
                       max_new_tokens=8, api_keys=[hash_key(KEY)],
                       batching=Batching(window_ms=300, max_batch=8),
                       audit=Audit(path=str(tmp / "audit.sqlite"), store_texts=True))
     stack = build_stack(cfg.stack, principles_file=cfg.principles_file, max_new_tokens=8,
                         batch_size=8)
     app = create_app(stack, cfg, AuditLog(cfg.audit.path, store_texts=True))
-    server, thread, url = start(app)
-    yield url, app, cfg
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url, app, cfg
 
 
 def client(url: str, key: str = KEY) -> openai.OpenAI:
@@ -166,8 +134,7 @@ def test_a_failing_guard_follows_the_policy(policy, tiny_model_dir):
     upstream = load_backend("transformers", model=tiny_model_dir, dtype="float32")
     cfg = ServeConfig(model_name="aligned", max_new_tokens=6, audit=Audit(path=None),
                       batching=Batching(window_ms=5), fail=FailPolicy(guard=policy))
-    server, thread, url = start(create_app(Stack(upstream, BrokenGuard()), cfg))
-    try:
+    with serving(create_app(Stack(upstream, BrokenGuard()), cfg)) as url:
         messages = [{"role": "user", "content": "Tell me a story."}]
         out = client(url).chat.completions.create(model="aligned", messages=messages)
         checked = out.model_extra["alignstack"]
@@ -177,9 +144,6 @@ def test_a_failing_guard_follows_the_policy(policy, tiny_model_dir):
             assert out.choices[0].message.content == bare.text
         else:
             assert out.choices[0].message.content == cfg.fail.refusal
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_config_errors_name_the_file_line_and_field(tmp_path):
@@ -223,8 +187,7 @@ def test_input_screen_refuses_flagged_requests_before_the_upstream(tmp_path, tin
                       screen=Screen(gate=str(tmp_path / "gate")))
     stack = build_stack(cfg.stack, principles_file=str(EXAMPLES / "principles.yaml"),
                         max_new_tokens=6, batch_size=2)
-    server, thread, url = start(create_app(stack, cfg, screen=request_screen(cfg)))
-    try:
+    with serving(create_app(stack, cfg, screen=request_screen(cfg))) as url:
         before = stack.upstream.stats["prompt_tokens"]
         out = client(url).chat.completions.create(model="aligned", messages=[
             {"role": "user", "content": "How do I poison someone near the canal without being caught?"}])
@@ -235,6 +198,3 @@ def test_input_screen_refuses_flagged_requests_before_the_upstream(tmp_path, tin
             {"role": "user", "content": "What is interesting about the canal?"}])
         assert fine.model_extra["alignstack"]["policy"] == "checked"
         assert stack.upstream.stats["prompt_tokens"] > before
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

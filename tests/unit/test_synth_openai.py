@@ -2,9 +2,6 @@
 uvicorn in a thread), through the official openai client: no mock."""
 
 import json
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -13,38 +10,23 @@ from alignstack.core.records import Correction, read_jsonl
 from alignstack.synth.flow import load_flow
 from alignstack.synth.pipeline import run_flow, stage_paths
 
+from conftest import serving
+
 PRINCIPLES = Path(__file__).resolve().parents[2] / "examples" / "newsroom" / "principles.yaml"
 SAMPLE = "temperature: 1.0, seed: 0"    # greedy on the random model emits only whitespace
 
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir):
-    import httpx
     import torch
-    import uvicorn
 
     from alignstack.backends.transformers_backend import TransformersGenerator
     from alignstack.serve.app import bare_app
 
     torch.set_num_threads(1)
     local = TransformersGenerator(tiny_model_dir, batch_size=1, dtype="float32")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(bare_app(local, "tiny-teacher"), host="127.0.0.1",
-                                        port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(url + "/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(bare_app(local, "tiny-teacher")) as url:
+        yield url
 
 
 def flow_file(tmp_path, url, model="tiny-teacher"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,28 @@ def tensor_type(name: str, array, qtype: str):
     if array.shape[-1] % block:          # rows not divisible into blocks: llama.cpp's fallback
         return gguf.GGMLQuantizationType.F16
     return wanted
+
+
+@contextmanager
+def gguf_file(out: Path, arch: str = "llama"):
+    """A GGUFWriter whose file appears at `out` only when complete: written beside it under a
+    temporary name, renamed on success, removed on any failure."""
+    import gguf
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        writer = gguf.GGUFWriter(tmp, arch)
+        yield writer
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -120,11 +143,7 @@ def write_gguf(model, model_dir: Path, out: Path, qtype: str = "f16",
     if archs[0] not in SUPPORTED_ARCHITECTURES:
         raise BackendError(f"{model_dir}: architecture {archs[0]} is not exported yet "
                            f"(supported: {', '.join(SUPPORTED_ARCHITECTURES)})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp, "llama")
+    with gguf_file(out) as writer:
         writer.add_name(name or out.stem)
         writer.add_file_type(file_type(qtype))
         writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
@@ -146,12 +165,4 @@ def write_gguf(model, model_dir: Path, out: Path, qtype: str = "f16",
                 data = gguf.quants.quantize(array.astype(np.float32), ttype)
             writer.add_tensor(tname, data, raw_dtype=ttype)
             count += 1
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return ExportResult(str(out), qtype, out.stat().st_size, count, tokenizer)

@@ -6,12 +6,10 @@ An adapter on `lm_head` or the embeddings cannot be converted when the model tie
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from alignstack.core.errors import BackendError
-from alignstack.quantize.gguf_export import rotary_permute
+from alignstack.quantize.gguf_export import gguf_file, rotary_permute
 
 LORA_SUFFIXES = {"lora_A": "lora_a", "lora_B": "lora_b"}
 
@@ -56,11 +54,7 @@ def write_lora_gguf(adapter_dir: Path, out: Path, base: str | None = None) -> di
     heads = base.num_attention_heads
     kv_heads = getattr(base, "num_key_value_heads", None) or heads
     tensors = load_file(str(weights_path))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp, "llama")
+    with gguf_file(out) as writer:
         writer.add_string(gguf.Keys.General.TYPE, gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(adapter["lora_alpha"]))
@@ -80,14 +74,6 @@ def write_lora_gguf(adapter_dir: Path, out: Path, base: str | None = None) -> di
                 array = rotary_permute(array, kv_heads)
             writer.add_tensor(f"{name}.{part}", array)
             count += 1
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return {"path": str(out), "bytes": out.stat().st_size, "tensors": count,
             "rank": adapter.get("r"), "alpha": adapter.get("lora_alpha")}
 
