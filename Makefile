@@ -25,40 +25,34 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/alignstack demo --config examples/newsroom/demo.yaml
 
+# Trained artefacts the comparisons use (made once; delete the directory to retrain).
+runs/corrector/corrector.json: | $(STAMP)
+	$(BIN)/alignstack train corrector --config examples/newsroom/corrector.yaml
+runs/corrector-v1/corrector.json: | $(STAMP)
+	$(BIN)/alignstack train corrector --config examples/newsroom/recipes/corrector-v1.yaml
+runs/request-gate/inspector.json: | $(STAMP)
+	$(BIN)/alignstack train inspector --config examples/newsroom/request_gate.yaml
+runs/inspector/inspector.json: | $(STAMP)
+	$(BIN)/alignstack train inspector --config examples/newsroom/inspector.yaml
+runs/quantize/quantize.json: runs/corrector/corrector.json
+	$(BIN)/alignstack quantize runs/corrector --out runs/quantize -t q8_0 -t q4_1
+
 # The measured comparison in the README: the judges' agreement with hand labels (test half), then
 # SmolLM2 alone / + principles in the system prompt / + the verdict corrector alone / + the verdict
 # corrector with encoder gates deciding / + the earlier copy-template corrector, on external suites.
-eval: $(STAMP)
-	test -f runs/corrector-v1/corrector.json || $(BIN)/alignstack train corrector \
-	  --config examples/newsroom/recipes/corrector-v1.yaml
-	test -f runs/corrector/corrector.json || $(BIN)/alignstack train corrector \
-	  --config examples/newsroom/corrector.yaml
-	test -f runs/request-gate/inspector.json || $(BIN)/alignstack train inspector \
-	  --config examples/newsroom/request_gate.yaml
-	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
-	  --config examples/newsroom/inspector.yaml
+eval: $(STAMP) runs/corrector-v1/corrector.json runs/corrector/corrector.json \
+      runs/request-gate/inspector.json runs/inspector/inspector.json
 	$(BIN)/alignstack judges validate --output runs/judges/validation.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval.yaml
 
 # Issue 4's comparison (inspector gating, squad, best-of-N) on a smaller slice.
-eval-gating: $(STAMP)
-	test -f runs/corrector/corrector.json || $(BIN)/alignstack train corrector \
-	  --config examples/newsroom/corrector.yaml
-	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
-	  --config examples/newsroom/inspector.yaml
+eval-gating: $(STAMP) runs/corrector/corrector.json runs/inspector/inspector.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval_gating.yaml
 
 # One corrector on each engine and quantisation (transformers f32, llama.cpp GGUF LoRA, merged
 # Q8_0 and Q4_1), over SmolLM2 on llama.cpp.
-eval-engines: $(STAMP)
-	test -f runs/corrector/corrector.json || $(BIN)/alignstack train corrector \
-	  --config examples/newsroom/corrector.yaml
-	test -f runs/request-gate/inspector.json || $(BIN)/alignstack train inspector \
-	  --config examples/newsroom/request_gate.yaml
-	test -f runs/inspector/inspector.json || $(BIN)/alignstack train inspector \
-	  --config examples/newsroom/inspector.yaml
-	test -f runs/quantize/quantize.json || $(BIN)/alignstack quantize runs/corrector \
-	  --out runs/quantize -t q8_0 -t q4_1
+eval-engines: $(STAMP) runs/request-gate/inspector.json runs/inspector/inspector.json \
+              runs/quantize/quantize.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval_engines.yaml
 
 test: $(STAMP)
