@@ -105,7 +105,8 @@ def test_answers_are_re_scored_between_rounds():
     """Heads that read the answer: after the harm member's refusal, the accuracy head no longer
     flags the item, so the second round routes nothing (with constant scores it would route
     accuracy)."""
-    from alignstack.inspect.encoder import embed, resolve_encoder
+    from alignstack.backends.encoders import resolve_encoder
+    from alignstack.inspect.encoder import embed
 
     refusal = embed(resolve_encoder(None), [RefuseEverything.text])[0]
     def head(name, scale, bias):

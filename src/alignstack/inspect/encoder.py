@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from alignstack.backends.encoders import load_encoder, resolve_encoder  # noqa: F401 (callers)
+from alignstack.backends.encoders import load_encoder
 
 
 def embed(path: str, texts: Sequence[str], *, max_seq_length: int = 256, batch_size: int = 64):

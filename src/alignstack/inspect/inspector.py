@@ -51,7 +51,8 @@ class Inspector:
         return self.heads[OVERALL].threshold
 
     def features(self, items: Sequence[QA]):
-        from alignstack.inspect.encoder import features, resolve_encoder
+        from alignstack.backends.encoders import resolve_encoder
+        from alignstack.inspect.encoder import features
 
         return features(resolve_encoder(self.encoder), self.inputs, [i.question for i in items],
                         [i.answer for i in items], max_seq_length=self.max_seq_length,

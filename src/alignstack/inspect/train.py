@@ -27,7 +27,8 @@ def split_by_question(examples: list[Example], fraction: float, seed: int
 
 
 def featurise(cfg: InspectorTrainConfig, rows: list[Example]):
-    from alignstack.inspect.encoder import features, resolve_encoder
+    from alignstack.backends.encoders import resolve_encoder
+    from alignstack.inspect.encoder import features
 
     return features(resolve_encoder(cfg.encoder), cfg.inputs, [e.question for e in rows],
                     [e.answer for e in rows], max_seq_length=cfg.max_seq_length,
