@@ -24,6 +24,7 @@ class Source:
     """What is exported: the merged weights, where their tokenizer lives, and what scores them."""
     spec: str
     model: object
+    tokenizer: object
     model_dir: Path
     tokenizer_gguf: Path | None
     meta: dict | None = None
@@ -52,9 +53,10 @@ def load_source(spec: str) -> Source:
     meta = read_meta(spec) if Path(spec).is_dir() else None
     base = meta["base_model"] if meta else spec
     adapter = str(Path(spec) / meta["adapter"]) if meta else None
-    model, _ = load_model_and_tokenizer(base, dtype="float32", device="cpu", adapter=adapter)
+    model, tokenizer = load_model_and_tokenizer(base, dtype="float32", device="cpu",
+                                                adapter=adapter)
     from_gguf = base in BUILTIN or base.endswith(".gguf")
-    return Source(spec, model, Path(resolve(base).path),
+    return Source(spec, model, tokenizer, Path(resolve(base).path),
                   gguf_path(base) if from_gguf else None, meta, base)
 
 
@@ -66,12 +68,11 @@ def reference_pairs(source: Source, eval_file: str, limit: int) -> list[tuple[st
     from alignstack.core.records import Correction, read_jsonl
     from alignstack.correct.template import get_template
     from alignstack.correct.train import CorrectorTrainConfig, training_phases
-    from alignstack.backends.transformers_backend import load_model_and_tokenizer
 
     records = read_jsonl(eval_file, Correction)
     random.Random(0).shuffle(records)
     records = records[:limit]
-    _, tokenizer = load_model_and_tokenizer(source.base, dtype="float32", device="cpu")
+    tokenizer = source.tokenizer
     if source.meta:
         template = get_template(source.meta["template"], tokenizer)
         constitution = (Constitution.model_validate(source.meta["principles"])
@@ -134,14 +135,13 @@ def quantize(spec: str, out_dir: Path, types: list[str], *, eval_file: str, item
              lora: bool = True, measure: bool = True, log=print) -> dict:
     """Export `spec` to each GGUF type (and its adapter as GGUF LoRA), measuring each artefact
     unless `measure` is off (then only the files and their sizes)."""
-    from alignstack.backends.transformers_backend import load_model_and_tokenizer
     from alignstack.quantize.gguf_export import write_gguf
     from alignstack.quantize.lora_gguf import write_lora_gguf
 
     if not types and not lora:
         raise ConfigError("nothing to export: give --type and/or keep --lora", field="type")
     source = load_source(spec)
-    _, tokenizer = load_model_and_tokenizer(source.base, dtype="float32", device="cpu")
+    tokenizer = source.tokenizer
     pairs = reference_pairs(source, eval_file, items) if measure else []
     prompts = [p for p, _ in pairs][:speed_prompts]
     if measure:
