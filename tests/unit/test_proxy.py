@@ -110,7 +110,8 @@ def test_metrics_and_audit_export(proxy, tmp_path):
     assert 'alignstack_requests_total{policy="checked",status="200"}' in text
     assert "alignstack_time_to_first_token_seconds_count" in text
     db = sqlite3.connect(cfg.audit.path)
-    corrected = db.execute("SELECT COUNT(*) FROM requests WHERE corrected = 1").fetchone()[0]
+    corrected = db.execute("SELECT COUNT(*) FROM requests WHERE corrected = 1 AND "
+                           "policy = 'checked'").fetchone()[0]
     out = tmp_path / "prefs.jsonl"
     assert export_preferences(cfg.audit.path, out) == corrected
     for line in out.read_text().splitlines():
@@ -198,3 +199,17 @@ def test_input_screen_refuses_flagged_requests_before_the_upstream(tmp_path, tin
             {"role": "user", "content": "What is interesting about the canal?"}])
         assert fine.model_extra["alignstack"]["policy"] == "checked"
         assert stack.upstream.stats["prompt_tokens"] > before
+
+
+def test_only_checked_corrections_become_preferences(tmp_path):
+    """A screened request or a fail-closed refusal replaced the answer without a correction."""
+    log = AuditLog(tmp_path / "audit.sqlite", store_texts=True)
+    base = dict(created=1.0, model="m", stream=0, status=200, corrected=1, question="q?")
+    log.record(id="a", policy="checked", answer="bad", final="good", **base)
+    log.record(id="b", policy="fail-closed", answer="raw", final="refusal", **base)
+    log.record(id="c", policy="screened", answer="", final="refusal", **base)
+    log.record(id="d", policy="checked", answer="same", final="same", **{**base, "corrected": 0})
+    log.close()
+    out = tmp_path / "prefs.jsonl"
+    assert export_preferences(tmp_path / "audit.sqlite", out) == 1
+    assert json.loads(out.read_text())["source"] == "audit:a"

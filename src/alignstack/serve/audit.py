@@ -1,6 +1,6 @@
 """The proxy's audit log: one SQLite row per request (WAL mode, so readers never block the
-server), texts only when enabled. `export_preferences` turns corrected requests into preference
-records (prompt / chosen = the correction / rejected = the upstream answer) for preference
+server), texts only when enabled. `export_preferences` turns checked, corrected requests into
+preference records (prompt / chosen = the correction / rejected = the upstream answer) for preference
 optimisation."""
 
 from __future__ import annotations
@@ -73,9 +73,11 @@ def export_preferences(path: str | Path, out: str | Path) -> int:
     import tempfile
 
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # only answers the corrector changed after a completed check: a screened request, or a
+    # fail-closed refusal, replaced the answer without judging it, and is no preference
     rows = db.execute("SELECT id, question, answer, final, outcome FROM requests WHERE "
-                      "corrected = 1 AND question IS NOT NULL AND answer IS NOT NULL AND "
-                      "final IS NOT NULL ORDER BY created").fetchall()
+                      "corrected = 1 AND policy = 'checked' AND question IS NOT NULL AND "
+                      "answer IS NOT NULL AND final IS NOT NULL ORDER BY created").fetchall()
     db.close()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
