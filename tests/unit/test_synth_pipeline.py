@@ -9,7 +9,7 @@ import pytest
 
 from alignstack.core.errors import ConfigError
 from alignstack.core.records import Correction, Preference, UnpairedPreference, read_jsonl
-from alignstack.synth.export import to_preferences, to_unpaired
+from alignstack.core.preferences import to_preferences, to_unpaired
 from alignstack.synth.flow import load_flow
 from alignstack.synth.pipeline import LocalExecutor, run_flow, stage_paths
 

@@ -61,7 +61,8 @@ def usable_cores() -> int:
 
 
 def torch_threads() -> int:
-    """ALIGNSTACK_THREADS when set (e.g. 1 under a contended CPU), else the usable cores."""
+    """ALIGNSTACK_THREADS when set (e.g. 1 under a contended CPU), else the usable cores shared
+    among the processes a launcher (accelerate, torchrun) started on this machine."""
     raw = os.environ.get("ALIGNSTACK_THREADS", "").strip()
     if raw:
         try:
@@ -73,7 +74,8 @@ def torch_threads() -> int:
 
             raise ConfigError(f"ALIGNSTACK_THREADS must be a positive integer, got {raw!r}")
         return value
-    return usable_cores()
+    local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    return max(1, usable_cores() // max(1, local_processes))
 
 
 _CONFIGURED: list[int] = []

@@ -10,7 +10,7 @@ from alignstack.cli import correct, demo, generate, serve, train
 from alignstack.cli import evaluate, judges
 from alignstack.cli import synth
 from alignstack.cli import stack_cmd
-from alignstack.cli import quantize
+from alignstack.cli import optimize, quantize
 from alignstack.cli.common import quiet_libraries
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -27,6 +27,8 @@ app.command("synth")(synth.synth)
 app.command("stack")(stack_cmd.stack)
 app.command("export")(quantize.export)
 app.command("quantize")(quantize.quantize)
+app.command("optimize")(optimize.optimize)
+app.command("bootstrap")(optimize.bootstrap)
 
 
 @app.callback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,9 +46,15 @@ def line_of(node: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
     return line
 
 
+# what pydantic adds to an error's location inside a union (`chosen.str`, `prompt.list[dict]`)
+_UNION_TAGS = re.compile(r"^(str|int|float|bool|list\[.*\]|dict\[.*\])$")
+
+
 def field_path(loc: Sequence[str | int]) -> str:
     out = ""
     for key in loc:
+        if isinstance(key, str) and _UNION_TAGS.match(key):
+            continue
         out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
     return out
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alignstack.core.records import Correction, Preference, UnpairedPreference, write_jsonl
+from alignstack.core.preferences import to_preferences, to_unpaired
+from alignstack.core.records import Correction, write_jsonl
 
 _BOOKKEEPING = {"parent", "round", "group", "ok", "kept", "generated", "raw", "prompt_tokens",
                 "completion_tokens", "principle_title", "principle_text"}
@@ -18,29 +19,6 @@ def to_correction(row: dict, source: str) -> Correction:
     return Correction(question=row["question"], answer=row["answer"],
                       correction=row["correction"], principles=list(row.get("principles", [])),
                       critique=row.get("critique"), source=source, kind=row.get("kind"), **extra)
-
-
-def to_preferences(records: list[Correction]) -> list[Preference]:
-    """chosen = correction, rejected = answer; identity rows make no pair."""
-    return [Preference(prompt=r.question, chosen=r.correction, rejected=r.answer,
-                       principles=r.principles, source=r.source, id=getattr(r, "id", None))
-            for r in records if r.correction.strip() != r.answer.strip()]
-
-
-def to_unpaired(records: list[Correction]) -> list[UnpairedPreference]:
-    """A corrected row gives (answer, False) and (correction, True); an identity row gives
-    (answer, True)."""
-    out = []
-    for r in records:
-        meta = {"principles": r.principles, "source": r.source, "id": getattr(r, "id", None)}
-        if r.correction.strip() == r.answer.strip():
-            out.append(UnpairedPreference(prompt=r.question, completion=r.answer, label=True, **meta))
-        else:
-            out.append(UnpairedPreference(prompt=r.question, completion=r.answer, label=False,
-                                          **meta))
-            out.append(UnpairedPreference(prompt=r.question, completion=r.correction, label=True,
-                                          **meta))
-    return out
 
 
 def export_all(flow, rows: list[dict]) -> dict:

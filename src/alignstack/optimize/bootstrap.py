@@ -1,0 +1,151 @@
+"""The bootstrap loop (the Aligner paper's multi-round pipeline): the current upstream answers
+the training questions, the corrector stack corrects them, every changed answer becomes a pair
+(correction chosen, original rejected), the upstream is optimised on the pairs, and the result is
+the next round's upstream.
+
+Each step leaves a file, so a run killed at any point resumes where it stopped:
+  round-K/stack.jsonl    append-only: the round's upstream answer and the stack's final per question
+  round-K/pairs.jsonl    written atomically once the answers are complete
+  round-K/optimize.json  written last by `optimize` (a round without it is trained again)
+Round 1 may train on given pairs (the seed corrections) instead of generating them.
+`variants` train other methods for one round on round 1's pairs, from the original upstream.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from alignstack.core.errors import ConfigError
+from alignstack.core.preferences import read_preference_data
+from alignstack.core.records import (Preference, content_id, degenerate, iter_json_objects,
+                                     write_json, write_jsonl)
+from alignstack.optimize.config import BootstrapConfig, OptimizeConfig, method_config
+from alignstack.optimize.train import META_FILE, optimize, optimized_model
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Trained:
+    name: str              # dpo-round-1, kto-round-1, ...
+    round: int
+    method: str
+    directory: str
+    model: str             # the merged model: the next upstream, and what eval runs
+    pairs: int
+    variant: bool = False  # a one-round alternative method, not part of the round sequence
+
+
+def read_questions(cfg: BootstrapConfig) -> list[dict]:
+    rows = []
+    for number, obj in iter_json_objects(cfg.questions):
+        question = obj.get("question")
+        if not isinstance(question, str) or not question.strip():
+            raise ConfigError("expected a non-empty string", path=cfg.questions, line=number,
+                              field="question")
+        rows.append({"id": content_id(question), "question": question,
+                     "principles": list(obj.get("principles") or []), "kind": obj.get("kind")})
+    unique = list({r["id"]: r for r in rows}.values())
+    return unique[:cfg.question_limit] if cfg.question_limit else unique
+
+
+def stack_pairs(rows: list[dict], round_number: int) -> list[Preference]:
+    """A pair for every answer the stack changed into a usable text (never an empty or looping
+    correction as `chosen`)."""
+    return [Preference(prompt=r["question"], chosen=r["final"], rejected=r["answer"],
+                       id=r["id"], kind=r.get("kind"), principles=r.get("principles", []),
+                       source=f"bootstrap:round-{round_number}")
+            for r in rows if r["corrected"] and not degenerate(r["final"])]
+
+
+def generate_round(cfg: BootstrapConfig, upstream: str, round_dir: Path, round_number: int,
+                   log: Log) -> list[Preference]:
+    """The round's upstream answers every question and the stack corrects: resumable."""
+    from alignstack.backends import cache
+    from alignstack.correct.assemble import build_stack, stack_spec
+    from alignstack.correct.stack import answer_resumable
+
+    spec = stack_spec(**{**cfg.stack, "upstream": upstream})
+    if not (spec.corrector or spec.squad):
+        raise ConfigError("bootstrap needs a corrector or a squad in `stack`", field="stack")
+    stack = build_stack(spec, principles_file=cfg.principles_file,
+                        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size)
+    questions = read_questions(cfg)
+    done = [0]
+
+    def progress(count: int) -> None:
+        done[0] += count
+        log(f"round {round_number}: {done[0]}/{len(questions)} answered and checked")
+
+    rows = answer_resumable(stack, questions, round_dir / "stack.jsonl", chunk=cfg.batch_size,
+                            on_progress=progress)
+    cache.clear()            # the round's upstream is not needed again
+    return stack_pairs(rows, round_number)
+
+
+def method_settings(cfg: BootstrapConfig, settings: dict, *, base: str, data: list[str],
+                    out: Path) -> OptimizeConfig:
+    reserved = {"data", "output_dir", "base_model"} & set(settings)
+    if reserved:
+        raise ConfigError(f"set by bootstrap, not here: {', '.join(sorted(reserved))}",
+                          path=cfg.output_dir, field="optimize")
+    return method_config({**settings, "data": data, "output_dir": str(out), "base_model": base})
+
+
+def train_round(settings: OptimizeConfig, log: Log) -> None:
+    if (Path(settings.output_dir) / META_FILE).exists():
+        log(f"{settings.output_dir}: already trained")
+        return
+    started = time.monotonic()
+    metrics = optimize(settings)
+    log(f"{settings.output_dir}: {settings.method} {metrics['steps']} steps, loss "
+        f"{metrics['train_loss']}, {time.monotonic() - started:.0f} s")
+
+
+def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
+                  after_round: Callable[[list[Trained]], None] | None = None) -> dict:
+    """All rounds, then the variants; `after_round` gets everything trained so far (the CLI
+    evaluates there). Returns the summary written to output_dir/bootstrap.json."""
+    if cfg.rounds < 1:
+        raise ConfigError(f"must be at least 1, got {cfg.rounds}", field="rounds")
+    methods = [v.get("method", "dpo") for v in cfg.variants]
+    if len(set(methods)) != len(methods):
+        raise ConfigError(f"one variant per method (got {', '.join(methods)})", field="variants")
+    out = Path(cfg.output_dir)
+    first = method_config({"data": [], "output_dir": "", **cfg.optimize})
+    trained: list[Trained] = []
+    upstream = cfg.upstream
+    for k in range(1, cfg.rounds + 1):
+        round_dir = out / f"round-{k}"
+        pairs_path = round_dir / "pairs.jsonl"
+        if not pairs_path.exists():
+            if k == 1 and cfg.seed_pairs:
+                pairs = read_preference_data(cfg.seed_pairs).all_pairs()
+            else:
+                pairs = generate_round(cfg, upstream, round_dir, k, log)
+            write_jsonl(pairs_path, pairs)
+        count = sum(1 for _ in iter_json_objects(pairs_path))
+        log(f"round {k}: {count} pairs")
+        train_round(method_settings(cfg, cfg.optimize, base=upstream, data=[str(pairs_path)],
+                                    out=round_dir), log)
+        upstream = optimized_model(round_dir)
+        trained.append(Trained(f"{first.method}-round-{k}", k, first.method, str(round_dir),
+                               upstream, count))
+        if after_round:
+            after_round(trained)
+    round_one = out / "round-1" / "pairs.jsonl"
+    for variant in cfg.variants:
+        settings = method_settings(cfg, variant, base=cfg.upstream, data=[str(round_one)],
+                                   out=out / "variants" / variant.get("method", "dpo"))
+        train_round(settings, log)
+        trained.append(Trained(f"{settings.method}-round-1", 1, settings.method,
+                               settings.output_dir, optimized_model(settings.output_dir),
+                               trained[0].pairs, variant=True))
+        if after_round:
+            after_round(trained)
+    summary = {"config": asdict(cfg), "trained": [asdict(t) for t in trained]}
+    write_json(out / "bootstrap.json", summary)
+    return summary
