@@ -223,8 +223,11 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
         metrics["phases"].append(phase_metrics(name, rows, trainer, result, phase_start,
                                                callback.stopped_early))
     metrics["seconds"] = round(time.monotonic() - started, 1)
-    save_corrector(model, tokenizer, cfg, out, constitution)
-    write_json(out / "train_metrics.json", metrics)
+    metrics["world_size"] = trainer.accelerator.num_processes
+    if trainer.accelerator.is_main_process:      # under `accelerate launch`, one writer
+        save_corrector(model, tokenizer, cfg, out, constitution)
+        write_json(out / "train_metrics.json", metrics)
+    trainer.accelerator.wait_for_everyone()
     return metrics
 
 

@@ -1,0 +1,83 @@
+"""`alignstack bootstrap` killed with SIGKILL mid-round and resumed: the answers written before the
+kill are kept as they were, nothing is repeated, and the pairs are exactly the log's changed rows."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from alignstack.core.records import iter_json_objects
+from alignstack.optimize.bootstrap import Trained, stack_pairs
+from alignstack.optimize.config import BootstrapConfig
+from alignstack.optimize.curve import curve_systems
+from tests.conftest import corrector_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+QUESTIONS = ROOT / "examples" / "newsroom" / "data" / "heldout.jsonl"
+
+
+def rows_of(path: Path) -> list[dict]:
+    return [obj for _, obj in iter_json_objects(path)] if path.exists() else []
+
+
+def test_bootstrap_killed_mid_round_resumes_without_loss_or_repeat(tmp_path, tiny_model_dir,
+                                                                   tiny_lora):
+    corrector = corrector_dir(tmp_path / "corrector", tiny_model_dir, tiny_lora[0])
+    out = tmp_path / "bootstrap"
+    config = tmp_path / "bootstrap.yaml"
+    config.write_text(f"""\
+output_dir: {out}
+upstream: {tiny_model_dir}
+questions: {QUESTIONS}
+stack: {{corrector: {corrector}}}
+rounds: 1
+question_limit: 16
+max_new_tokens: 8
+batch_size: 1
+optimize: {{method: dpo, max_steps: 2, batch_size: 2, max_length: 128, progress: false}}
+""")
+    command = [sys.executable, "-m", "alignstack", "bootstrap", "--config", str(config)]
+    env = {**os.environ, "ALIGNSTACK_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    log = out / "round-1" / "stack.jsonl"
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while len(rows_of(log)) < 4 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = rows_of(log)
+    assert 4 <= len(before) < 16, "the kill must land mid-round"
+    assert not (out / "round-1" / "pairs.jsonl").exists()
+
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    after = rows_of(log)
+    assert after[:len(before)] == before              # kept, not regenerated
+    ids = [r["id"] for r in after]
+    assert len(ids) == len(set(ids)) == 16
+    pairs = rows_of(out / "round-1" / "pairs.jsonl")
+    expected = [p.model_dump(exclude_none=True) for p in stack_pairs(after, 1)]
+    assert pairs == expected and len({p["id"] for p in pairs}) == len(pairs)
+    summary = json.loads((out / "bootstrap.json").read_text())
+    assert [t["name"] for t in summary["trained"]] == ["dpo-round-1"]
+    assert Path(summary["trained"][0]["model"], "config.json").exists()
+
+
+def test_the_curve_compares_every_round_with_the_stack():
+    cfg = BootstrapConfig(output_dir="o", questions="q.jsonl", upstream="smollm2",
+                          stack={"corrector": "runs/corrector", "answer_gate": "runs/inspector"})
+    trained = [Trained("dpo-round-1", 1, "dpo", "o/round-1", "o/round-1/model", 10),
+               Trained("dpo-round-2", 2, "dpo", "o/round-2", "o/round-2/model", 8),
+               Trained("kto-round-1", 1, "kto", "o/variants/kto", "o/variants/kto/model", 10,
+                       variant=True)]
+    systems = {s["name"]: s for s in curve_systems(cfg, trained)}
+    assert list(systems) == ["upstream", "upstream+corrector", "dpo-round-1", "dpo-round-2",
+                             "kto-round-1", "dpo-round-2+corrector"]
+    assert systems["upstream+corrector"]["corrector"] == "runs/corrector"
+    assert "corrector" not in systems["dpo-round-2"]
+    last = systems["dpo-round-2+corrector"]
+    assert last["upstream"] == "o/round-2/model" and last["answer_gate"] == "runs/inspector"
