@@ -24,6 +24,10 @@ def serve(
     hash_key: Optional[str] = typer.Option(None, "--hash-key",
                                            help="Print the hash of an API key for api_keys "
                                                 "and exit."),
+    ray: bool = typer.Option(False, "--ray", help="Deploy as a Ray Serve application (a local Ray "
+                                                  "instance, or the cluster at RAY_ADDRESS)."),
+    replicas: int = typer.Option(2, min=1, help="--ray: replicas of the proxy."),
+    cpus_per_replica: float = typer.Option(1.0, help="--ray: CPUs reserved per replica."),
 ) -> None:
     """Serve /v1/chat/completions (+stream), /v1/models, /healthz, /readyz, /metrics."""
     from alignstack.serve.config import ServeConfig, load_serve_config
@@ -32,10 +36,6 @@ def serve(
     if hash_key:
         console.print(hashed(hash_key))
         return
-    import uvicorn
-
-    from alignstack.serve.app import build_app
-
     cfg = load_serve_config(config) if config else ServeConfig()
     updates: dict = {}
     if model:
@@ -43,6 +43,18 @@ def serve(
     if name:
         updates["model_name"] = name
     cfg = cfg.model_copy(update=updates)
+    if ray:
+        from alignstack.serve.ray_deploy import run_on_ray
+
+        console.print(f"serving '{cfg.model_name}' on Ray Serve, {replicas} replicas, at "
+                      f"http://{host}:{port}/v1")
+        run_on_ray(cfg, host=host, port=port, replicas=replicas,
+                   cpus_per_replica=cpus_per_replica)
+        return
+    import uvicorn
+
+    from alignstack.serve.app import build_app
+
     app = build_app(cfg)
     console.print(f"serving '{cfg.model_name}' on http://{host}:{port}/v1")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
