@@ -82,8 +82,10 @@ class Stack:
         return msgs
 
     def draft(self, questions: Sequence[str], principles: Sequence[list[str]] | None = None,
-              histories: Sequence[Sequence[Message]] | None = None) -> list[QA]:
-        """The upstream's answers (best-of-N over answers: N samples per question, in order)."""
+              histories: Sequence[Sequence[Message]] | None = None,
+              usage: list[tuple[int, int]] | None = None) -> list[QA]:
+        """The upstream's answers (best-of-N over answers: N samples per question, in order);
+        `usage`, when given, receives the engine's (prompt, completion) tokens of each."""
         principles = principles or [[] for _ in questions]
         histories = histories or [() for _ in questions]
         params = self.params or GenParams()
@@ -93,6 +95,8 @@ class Stack:
                              temperature=params.temperature or self.sample_temperature)
         raw = self.upstream.generate([self.messages(q, h) for q, h in zip(questions, histories)],
                                      params)
+        if usage is not None:
+            usage.extend((c.prompt_tokens, c.completion_tokens) for c in raw)
         return [QA(question=q, answer=raw[i * n + j].text, principles=p)
                 for i, (q, p) in enumerate(zip(questions, principles)) for j in range(n)]
 

@@ -130,8 +130,10 @@ class StackBatcher:
         if not jobs:
             return
         stack = replace(self.stack, params=jobs[0].params)
+        usage: list[tuple[int, int]] = []
         try:
-            drafts = stack.draft([j.question for j in jobs], None, [j.history for j in jobs])
+            drafts = stack.draft([j.question for j in jobs], None, [j.history for j in jobs],
+                                 usage)
         except Exception as exc:  # noqa: BLE001 - any engine failure is the upstream's
             for job in jobs:
                 job.future.set_exception(UpstreamError(f"{type(exc).__name__}: {exc}"))
@@ -141,24 +143,34 @@ class StackBatcher:
         except Exception as exc:  # noqa: BLE001 - the guard failed: the policy decides
             results, policy, error = self._fallback(stack, drafts), f"fail-{self.guard_fails}", \
                 f"{type(exc).__name__}: {exc}"
-        prompts, completions = self._usage(stack, jobs, results)
+        prompts, completions = self._usage(stack, jobs, results, usage)
         for job, result, p, c in zip(jobs, results, prompts, completions):
             job.future.set_result(Answer(result, policy, error, batch_size,
                                          round(1000 * (started - job.queued), 1), p, c))
 
     @staticmethod
-    def _usage(stack: Stack, jobs: list[Job], results: list[StackResult]):
-        """Prompt and completion tokens (in the upstream's tokenizer), counted here in the
-        worker thread that owns the engine."""
-        engine = stack.upstream
+    def _usage(stack: Stack, jobs: list[Job], results: list[StackResult],
+               usage: list[tuple[int, int]]):
+        """Prompt and completion tokens (in the upstream's tokenizer): the engine's own counts
+        of the draft where it gave them (no extra call on pass-through), else counted here, in
+        the worker thread that owns the engine."""
+        engine, n = stack.upstream, stack.samples_per_question
+        # (prompt, completion) per job; under best-of-N the kept sample's count is unknown
+        drafted = [(usage[i * n][0] if len(usage) > i * n else 0,
+                    usage[i][1] if n == 1 and len(usage) > i else 0) for i in range(len(jobs))]
         try:
-            prompts = engine.count_tokens([engine.format_chat(stack.messages(j.question,
-                                                                             j.history))
-                                           for j in jobs])
-            finals = engine.count_tokens([r.final for r in results])
+            uncounted = [i for i, (p, _) in enumerate(drafted) if p <= 0]
+            counted = dict(zip(uncounted, engine.count_tokens(
+                [engine.format_chat(stack.messages(jobs[i].question, jobs[i].history))
+                 for i in uncounted]))) if uncounted else {}
+            prompts = [counted.get(i, drafted[i][0]) for i in range(len(jobs))]
+            recount = [i for i, r in enumerate(results) if r.final != r.answer or
+                       drafted[i][1] <= 0]
+            finals = dict(zip(recount, engine.count_tokens([results[i].final for i in recount]))
+                          ) if recount else {}
         except Exception:  # noqa: BLE001 - usage is informative; never fail an answer over it
             return [0] * len(jobs), [0] * len(jobs)
-        return prompts, finals
+        return prompts, [finals.get(i, drafted[i][1]) for i in range(len(jobs))]
 
     def _fallback(self, stack: Stack, drafts) -> list[StackResult]:
         n = stack.samples_per_question
