@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo eval eval-gating eval-engines test test-unit test-slow bench clean
+.PHONY: install demo eval eval-gating eval-engines bootstrap test test-unit test-slow bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,15 +55,23 @@ eval-engines: $(STAMP) runs/request-gate/inspector.json runs/inspector/inspector
               runs/quantize/quantize.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval_engines.yaml
 
+# Preference optimisation of SmolLM2 itself from corrections: two DPO rounds (seed corrections,
+# then the round-1 model's answers corrected by the gated corrector), KTO / ORPO / SimPO for one
+# round each; every round evaluated (runs/bootstrap/eval/report.html, runs/bootstrap/curve.json).
+bootstrap: $(STAMP) runs/corrector/corrector.json runs/request-gate/inspector.json \
+           runs/inspector/inspector.json
+	$(BIN)/alignstack bootstrap --config examples/newsroom/bootstrap.yaml
+
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not slow" -q
 	$(BIN)/python -m pytest tests -m slow -q
 
-bench: $(STAMP)
+bench: $(STAMP) runs/inspector/inspector.json
 	$(BIN)/python bench/engine_throughput.py
 	$(BIN)/python bench/judge_throughput.py
 	$(BIN)/python bench/inspector_latency.py
 	$(BIN)/python bench/proxy_load.py
+	$(BIN)/python bench/proxy_overhead.py
 
 clean:
 	rm -rf $(VENV) runs

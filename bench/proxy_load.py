@@ -1,9 +1,11 @@
 """Load on the alignment proxy: C concurrent clients (the official `openai` client, streaming)
 against `alignstack serve` on loopback, with cross-request batching and without it
-(max_batch 1), the same questions. Reports requests/s, latency and time-to-first-token
-percentiles, and how many stack runs served them.
+(max_batch 1), the same questions, on each local engine (upstream and corrector both on it).
+Reports requests/s, latency and time-to-first-token percentiles, how many stack runs served them,
+and the batched / one-at-a-time throughput ratio.
 
-    python bench/proxy_load.py [--clients 32] [--config examples/newsroom/serve.yaml]
+    python bench/proxy_load.py [--clients 16] [--engines transformers,llamacpp]
+                               [--config examples/newsroom/serve.yaml]
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ def run(cfg, questions: list[str]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--engines", default="transformers,llamacpp")
     parser.add_argument("--config", default=str(ROOT / "examples" / "newsroom" / "serve.yaml"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "proxy_load.json"))
     args = parser.parse_args()
@@ -90,13 +93,20 @@ def main() -> None:
     records = read_jsonl(ROOT / "examples" / "newsroom" / "data" / "heldout.jsonl", Correction)
     questions = [r.question for r in records[:args.clients]]
     results = {}
-    for label, batching in (("batched", Batching(window_ms=50, max_batch=args.clients)),
-                            ("one_at_a_time", Batching(window_ms=0, max_batch=1))):
-        cfg = base.model_copy(update={"batching": batching})
-        results[label] = run(cfg, questions)
-        print(label, results[label], flush=True)
+    for engine in args.engines.split(","):
+        stack = base.stack.model_copy(update={"backend": engine, "corrector_engine": engine})
+        runs = {}
+        for label, batching in (("batched", Batching(window_ms=50, max_batch=args.clients)),
+                                ("one_at_a_time", Batching(window_ms=0, max_batch=1))):
+            cfg = base.model_copy(update={"batching": batching, "stack": stack})
+            runs[label] = run(cfg, questions)
+            print(engine, label, runs[label], flush=True)
+        runs["throughput_ratio"] = round(runs["batched"]["requests_per_s"]
+                                         / runs["one_at_a_time"]["requests_per_s"], 2)
+        results[engine] = runs
     write_json(args.out, {"benchmark": "proxy_load", "config": args.config,
-                          "stack": base.stack.model_dump(exclude_none=True), **results})
+                          "stack": base.stack.model_dump(exclude_none=True),
+                          "target": "batched >= 4x one-at-a-time requests/s", **results})
     print(f"-> {args.out}")
 
 

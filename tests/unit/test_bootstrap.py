@@ -13,7 +13,7 @@ from alignstack.core.records import iter_json_objects
 from alignstack.optimize.bootstrap import Trained, stack_pairs
 from alignstack.optimize.config import BootstrapConfig
 from alignstack.optimize.curve import curve_systems
-from tests.conftest import corrector_dir
+from conftest import corrector_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 QUESTIONS = ROOT / "examples" / "newsroom" / "data" / "heldout.jsonl"

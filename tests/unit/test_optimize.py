@@ -12,6 +12,8 @@ from alignstack.optimize.config import (DPOMethodConfig, KTOMethodConfig, load_o
                                         method_config)
 from alignstack.optimize.methods import METHODS
 
+from conftest import mean_margin
+
 QAC = [
     {"question": "What is the capital of France?", "answer": "Berlin is the capital of France.",
      "correction": "Paris is the capital of France.", "kind": "benign", "source": "seed"},
@@ -29,29 +31,6 @@ QAC = [
 def write(path: Path, rows: list[dict]) -> str:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
-
-
-def completion_logprob(model, tokenizer, prompt: str, completion: str) -> float:
-    """Sum of log p(completion tokens | chat-formatted prompt) under `model`."""
-    import torch
-
-    context = tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
-                                            tokenize=False, add_generation_prompt=True)
-    prompt_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
-    target_ids = tokenizer(completion + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([prompt_ids + target_ids])
-    with torch.no_grad():
-        logits = model(ids).logits[0, :-1].float()
-    logps = torch.log_softmax(logits, -1)
-    positions = range(len(prompt_ids) - 1, ids.shape[1] - 1)
-    return float(sum(logps[p, ids[0, p + 1]] for p in positions))
-
-
-def mean_margin(model, tokenizer, rows: list[dict]) -> float:
-    changed = [r for r in rows if r["answer"] != r["correction"]]
-    return sum(completion_logprob(model, tokenizer, r["question"], r["correction"])
-               - completion_logprob(model, tokenizer, r["question"], r["answer"])
-               for r in changed) / len(changed)
 
 
 @pytest.mark.parametrize("method", ["sft", "dpo", "kto", "orpo", "simpo"])
