@@ -69,12 +69,13 @@ def system_prompt_text(spec: StackSpec, principles_file: str) -> str | None:
     return spec.system_prompt
 
 
-def load_upstream(spec: StackSpec, batch_size: int) -> Generator:
+def load_upstream(spec: StackSpec, batch_size: int,
+                  http_options: dict | None = None) -> Generator:
     from alignstack.correct.corrector import upstream_engine
 
     return upstream_engine(spec.backend, spec.upstream, corrector=spec.corrector,
                            corrector_engine_kind=spec.corrector_engine, base_url=spec.base_url,
-                           batch_size=batch_size)
+                           batch_size=batch_size, http_options=http_options)
 
 
 def build_corrector(spec: StackSpec, batch_size: int):
@@ -104,9 +105,11 @@ def build_corrector(spec: StackSpec, batch_size: int):
 
 def build_stack(spec: StackSpec, *, principles_file: str, max_new_tokens: int = 96,
                 batch_size: int = 16, upstream: Generator | None = None,
-                temperature: float = 0.0, best_of: str = "answers"):
+                temperature: float = 0.0, best_of: str = "answers",
+                http_options: dict | None = None):
     """upstream -> inspector -> corrector or squad, as `spec` says. `upstream` replaces the
-    spec's engine (eval passes its caching wrapper)."""
+    spec's engine (eval passes its caching wrapper); `http_options` (timeout, max_retries) go to
+    an OpenAI-compatible upstream's client."""
     from alignstack.correct.stack import Stack
 
     extra: dict = {"best_of_n": spec.best_of_n, "best_of": best_of}
@@ -116,7 +119,8 @@ def build_stack(spec: StackSpec, *, principles_file: str, max_new_tokens: int = 
         extra["inspector"] = load_inspector(spec.inspector)
         if spec.threshold is not None:
             extra["threshold"] = spec.threshold
-    return Stack(upstream if upstream is not None else load_upstream(spec, batch_size),
+    return Stack(upstream if upstream is not None else load_upstream(spec, batch_size,
+                                                                     http_options),
                  build_corrector(spec, batch_size),
                  GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
                  system_prompt_text(spec, principles_file), **extra)

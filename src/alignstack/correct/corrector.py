@@ -112,9 +112,10 @@ def corrector_engine(source: str, meta: dict | None, engine: str, *, batch_size:
 
 def upstream_engine(kind: str, upstream: str, *, corrector: str | None = None,
                     corrector_engine_kind: str = "transformers", base_url: str | None = None,
-                    batch_size: int = 8):
+                    batch_size: int = 8, http_options: dict | None = None):
     """The upstream's engine. On llama.cpp, an upstream that is its llama.cpp corrector's base
-    shares the corrector's engine (the adapter at scale 0): one base in memory, one batcher."""
+    shares the corrector's engine (the adapter at scale 0): one base in memory, one batcher.
+    `http_options` (timeout, max_retries) apply to an OpenAI-compatible upstream."""
     from alignstack.backends.base import open_backend
 
     if (kind == "llamacpp" and corrector_engine_kind == "llamacpp" and corrector
@@ -123,7 +124,8 @@ def upstream_engine(kind: str, upstream: str, *, corrector: str | None = None,
         if meta["base_model"] == upstream:
             return corrector_engine(corrector, meta, "llamacpp", batch_size=batch_size,
                                     lora_scale=0.0)
-    return open_backend(kind, upstream, base_url=base_url, batch_size=batch_size)
+    return open_backend(kind, upstream, base_url=base_url, batch_size=batch_size,
+                        **((http_options or {}) if kind == "openai" else {}))
 
 
 def corrector_gguf(source: str, meta: dict | None) -> tuple[str, list[str]]:

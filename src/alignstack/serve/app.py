@@ -233,7 +233,9 @@ def build_app(cfg: ServeConfig):
     from alignstack.serve.audit import AuditLog
 
     stack = build_stack(cfg.stack, principles_file=cfg.principles_file,
-                        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batching.max_batch)
+                        max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batching.max_batch,
+                        http_options={"timeout": cfg.limits.upstream_timeout_s,
+                                      "max_retries": 0})
     audit = AuditLog(cfg.audit.path, cfg.audit.store_texts) if cfg.audit.path else None
     return create_app(stack, cfg, audit, request_screen(cfg))
 

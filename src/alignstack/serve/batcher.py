@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 
 from alignstack.backends.base import GenParams, Message
@@ -42,6 +42,20 @@ class Answer:
     queue_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+def settle(job: Job, result: "Answer | None" = None, error: BaseException | None = None) -> None:
+    """Deliver to a job's waiter; a waiter that gave up (timed out, disconnected) has cancelled
+    its future, and that must never take the worker down."""
+    if job.future.done():
+        return
+    try:
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 class StackBatcher:
@@ -94,7 +108,9 @@ class StackBatcher:
             first = self.jobs.get()
             if first is None:
                 return
-            batch = self._collect(first)
+            batch = [j for j in self._collect(first) if not j.future.cancelled()]
+            if not batch:
+                continue
             self.batches += 1
             groups: dict[tuple, list[Job]] = {}
             for job in batch:
@@ -102,7 +118,11 @@ class StackBatcher:
                 key = (p.max_new_tokens, p.temperature, p.top_p, p.seed, tuple(p.stop))
                 groups.setdefault(key, []).append(job)
             for jobs in groups.values():
-                self._run(jobs, len(batch))
+                try:
+                    self._run(jobs, len(batch))
+                except Exception as exc:  # noqa: BLE001 - a bug must fail requests, not the worker
+                    for job in jobs:
+                        settle(job, error=UpstreamError(f"{type(exc).__name__}: {exc}"))
 
     def _screened(self, jobs: list[Job], batch_size: int, started: float) -> list[Job]:
         """Answer the jobs the input stage flags; return the others. A failing screen follows
@@ -120,8 +140,8 @@ class StackBatcher:
             if flagged:
                 result = StackResult(job.question, "", self.screen_message, True, [],
                                      outcome="screened")
-                job.future.set_result(Answer(result, policy, error, batch_size,
-                                             round(1000 * (started - job.queued), 1)))
+                settle(job, Answer(result, policy, error, batch_size,
+                                   round(1000 * (started - job.queued), 1)))
         return [j for j, flagged in zip(jobs, flags) if not flagged]
 
     def _run(self, jobs: list[Job], batch_size: int) -> None:
@@ -136,7 +156,7 @@ class StackBatcher:
                                  usage)
         except Exception as exc:  # noqa: BLE001 - any engine failure is the upstream's
             for job in jobs:
-                job.future.set_exception(UpstreamError(f"{type(exc).__name__}: {exc}"))
+                settle(job, error=UpstreamError(f"{type(exc).__name__}: {exc}"))
             return
         try:
             results, policy, error = stack.check(drafts), "checked", None
@@ -145,8 +165,8 @@ class StackBatcher:
                 f"{type(exc).__name__}: {exc}"
         prompts, completions = self._usage(stack, jobs, results, usage)
         for job, result, p, c in zip(jobs, results, prompts, completions):
-            job.future.set_result(Answer(result, policy, error, batch_size,
-                                         round(1000 * (started - job.queued), 1), p, c))
+            settle(job, Answer(result, policy, error, batch_size,
+                               round(1000 * (started - job.queued), 1), p, c))
 
     @staticmethod
     def _usage(stack: Stack, jobs: list[Job], results: list[StackResult],

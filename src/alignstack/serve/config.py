@@ -53,6 +53,8 @@ class Limits(Strict):
     concurrency: int = Field(default=4, ge=1)       # requests being answered at once
     queue: int = Field(default=64, ge=0)            # waiting beyond that; more get 429
     timeout_s: float = Field(default=300.0, gt=0)   # one request, end to end
+    # one call to an HTTP upstream, no retries: a hung upstream frees the worker after this
+    upstream_timeout_s: float = Field(default=60.0, gt=0)
 
 
 class Batching(Strict):
