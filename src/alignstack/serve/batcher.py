@@ -184,13 +184,14 @@ class StackBatcher:
                 [engine.format_chat(stack.messages(jobs[i].question, jobs[i].history))
                  for i in uncounted]))) if uncounted else {}
             prompts = [counted.get(i, drafted[i][0]) for i in range(len(jobs))]
-            recount = [i for i, r in enumerate(results) if r.final != r.answer or
-                       drafted[i][1] <= 0]
+            recount = [i for i, r in enumerate(results) if r.final and (
+                r.final != r.answer or drafted[i][1] <= 0)]
             finals = dict(zip(recount, engine.count_tokens([results[i].final for i in recount]))
                           ) if recount else {}
         except Exception:  # noqa: BLE001 - usage is informative; never fail an answer over it
             return [0] * len(jobs), [0] * len(jobs)
-        return prompts, [finals.get(i, drafted[i][1]) for i in range(len(jobs))]
+        return prompts, [finals.get(i, drafted[i][1]) if results[i].final else 0
+                         for i in range(len(jobs))]
 
     def _fallback(self, stack: Stack, drafts) -> list[StackResult]:
         n = stack.samples_per_question
