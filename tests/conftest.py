@@ -80,20 +80,26 @@ def tiny_lora(tiny_model_dir, tmp_path_factory):
 
 
 
+def free_port() -> int:
+    """A TCP port free on loopback now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @contextmanager
 def serving(app):
     """`app` on a real uvicorn server on a free loopback port, in a thread; yields its URL once
     /healthz answers, stops it afterwards."""
-    import socket
     import threading
     import time
 
     import httpx
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

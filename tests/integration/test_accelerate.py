@@ -2,12 +2,13 @@
 two CPU processes (gloo), each with half the batch, follow the one-process loss curve."""
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "examples" / "newsroom" / "data" / "heldout.jsonl"
@@ -16,12 +17,6 @@ DATA = ROOT / "examples" / "newsroom" / "data" / "heldout.jsonl"
 # start one process, or need mpirun)
 LAUNCH = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_machines", "1",
           "--mixed_precision", "no", "--dynamo_backend", "no"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run(command: list[str]) -> None:

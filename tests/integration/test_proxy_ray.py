@@ -2,7 +2,6 @@
 proxy answer the official `openai` client, and both replicas take requests (each writes its own
 audit log)."""
 
-import socket
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,13 +12,7 @@ import pytest
 from alignstack.correct.assemble import StackSpec
 from alignstack.serve.config import Audit, Batching, ServeConfig
 
-from conftest import EXAMPLES
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from conftest import EXAMPLES, free_port
 
 
 @pytest.mark.slow

@@ -4,7 +4,6 @@ the restarted server on the same log is healthy."""
 
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,15 +14,9 @@ from pathlib import Path
 import httpx
 import openai
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(tmp_path: Path, model_dir: str, port: int, max_new_tokens: int) -> subprocess.Popen:
