@@ -4,13 +4,15 @@ The upstream is fast on purpose, so the proxy's own cost shows: llama.cpp's serv
 the llamacpp backend embeds) on loopback, running a 2-layer random model exported to GGUF with
 SmolLM2's tokenizer. The proxy is `alignstack serve` in its own process, backend `openai` -> that
 server, with the trained answer inspector scoring every answer at a threshold above 1, so every
-answer passes (the corrector is never reached).
+answer passes (the corrector is never reached). Batching window 0: a batch is whatever has
+queued while the worker was busy (under load that still forms batches; `mean_batch` shows it),
+so a lone request waits for nobody. A window of W ms adds up to W ms to a lone request.
 
 1. overhead: the same questions sent one at a time straight to the upstream and through the
-   proxy, interleaved; the inspector's own time on the same question/answer measured in this
-   process; added = proxy - direct - inspector, p50 / p99 over the requests.
+   proxy, interleaved; the proxy reports the guard's time inside each request; added = proxy -
+   direct - guard, p50 / p99 over the requests (see `overhead`).
 2. load: 200 concurrent clients (AsyncOpenAI, closed loop) for 60 s: requests, errors by status,
-   latency p50 / p99, requests/s.
+   latency p50 / p99, requests/s, mean batch size.
 
     python bench/proxy_overhead.py [--inspector runs/inspector] [--clients 200] [--seconds 60]
 """
@@ -76,7 +78,7 @@ stack: {{upstream: fast, backend: openai, base_url: "{upstream_url}/v1", inspect
         threshold: 1.01}}
 max_new_tokens: {MAX_TOKENS}
 limits: {{queue: {clients + 64}, timeout_s: 120}}
-batching: {{window_ms: 2, max_batch: 32}}
+batching: {{window_ms: 0, max_batch: 32}}
 audit: {{path: {directory / 'audit.sqlite'}}}
 """)
     env = {**os.environ, "OPENAI_API_KEY": key, "HF_HUB_OFFLINE": "1"}
@@ -96,34 +98,49 @@ audit: {{path: {directory / 'audit.sqlite'}}}
 
 
 def overhead(direct, proxied, inspector, questions: list[str]) -> dict:
+    """Interleaved: the upstream called directly, then through the proxy, per question.
+
+    The proxy reports its own stage times (`alignstack.timing_ms`): the upstream call and the
+    guard (inspector) as run inside that request. Two measures of what the proxy adds:
+    - added: proxy - direct - the guard's time in that request (the issue's measure; it carries
+      the upstream's own run-to-run jitter, as two separate upstream calls are compared);
+    - own: proxy - the upstream call and the guard inside the same request (HTTP in and out,
+      queueing, batching window, audit write, serialisation; no upstream jitter).
+    The inspector timed again in this process is kept for reference."""
     from alignstack.core.records import QA
 
-    def timed(client, model: str, question: str) -> tuple[float, str]:
+    def timed(client, model: str, question: str):
         started = time.perf_counter()
         reply = client.chat.completions.create(
             model=model, max_tokens=MAX_TOKENS, temperature=0.0,
             messages=[{"role": "user", "content": question}])
-        return 1000 * (time.perf_counter() - started), reply.choices[0].message.content or ""
+        return 1000 * (time.perf_counter() - started), reply
 
     for question in questions[:5]:                       # warm-up
         timed(direct, "fast", question)
         timed(proxied, "aligned", question)
-    direct_ms, proxy_ms, inspector_ms = [], [], []
+    series: dict[str, list[float]] = {name: [] for name in (
+        "direct_ms", "proxy_ms", "guard_in_proxy_ms", "upstream_in_proxy_ms", "inspector_here_ms",
+        "added_ms", "own_ms")}
     for question in questions:
-        ms, answer = timed(direct, "fast", question)
-        direct_ms.append(ms)
-        proxy_ms.append(timed(proxied, "aligned", question)[0])
+        direct_ms, reply = timed(direct, "fast", question)
+        proxy_ms, proxied_reply = timed(proxied, "aligned", question)
+        timing = (proxied_reply.model_extra or {})["alignstack"]["timing_ms"]
         started = time.perf_counter()
-        inspector.score([QA(question=question, answer=answer)])
-        inspector_ms.append(1000 * (time.perf_counter() - started))
-    added = [p - d - i for p, d, i in zip(proxy_ms, direct_ms, inspector_ms)]
+        inspector.score([QA(question=question, answer=reply.choices[0].message.content or "")])
+        for name, value in (("direct_ms", direct_ms), ("proxy_ms", proxy_ms),
+                            ("guard_in_proxy_ms", timing["guard"]),
+                            ("upstream_in_proxy_ms", timing["upstream"]),
+                            ("inspector_here_ms", 1000 * (time.perf_counter() - started)),
+                            ("added_ms", proxy_ms - direct_ms - timing["guard"]),
+                            ("own_ms", proxy_ms - timing["upstream"] - timing["guard"])):
+            series[name].append(value)
     stats = {name: {"p50": percentile(v, 0.5), "p99": percentile(v, 0.99),
-                    "mean": round(statistics.mean(v), 2)}
-             for name, v in (("direct_ms", direct_ms), ("proxy_ms", proxy_ms),
-                             ("inspector_ms", inspector_ms), ("added_ms", added))}
+                    "mean": round(statistics.mean(v), 2)} for name, v in series.items()}
     stats["requests"] = len(questions)
     stats["target"] = "added p50 <= 5 ms, p99 <= 20 ms"
     stats["met"] = stats["added_ms"]["p50"] <= 5 and stats["added_ms"]["p99"] <= 20
+    stats["met_by_own"] = stats["own_ms"]["p50"] <= 5 and stats["own_ms"]["p99"] <= 20
     return stats
 
 
@@ -134,6 +151,7 @@ async def load(url: str, questions: list[str], clients: int, seconds: float) -> 
                                 timeout=120,
                                 http_client=None)
     latencies: list[float] = []
+    batch_sizes: list[int] = []
     outcomes: Counter = Counter()
     deadline = time.perf_counter() + seconds
 
@@ -142,10 +160,11 @@ async def load(url: str, questions: list[str], clients: int, seconds: float) -> 
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             try:
-                await client.chat.completions.create(
+                reply = await client.chat.completions.create(
                     model="aligned", max_tokens=MAX_TOKENS,
                     messages=[{"role": "user", "content": questions[i % len(questions)]}])
                 latencies.append(1000 * (time.perf_counter() - started))
+                batch_sizes.append(reply.model_extra["alignstack"]["batch_size"])
                 outcomes["200"] += 1
             except openai.APIStatusError as exc:
                 outcomes[str(exc.status_code)] += 1
@@ -161,6 +180,7 @@ async def load(url: str, questions: list[str], clients: int, seconds: float) -> 
     return {"clients": clients, "seconds": round(wall, 1), "requests": total,
             "ok": outcomes["200"], "errors": {k: v for k, v in outcomes.items() if k != "200"},
             "requests_per_s": round(total / wall, 1),
+            "mean_batch": round(statistics.mean(batch_sizes), 1) if batch_sizes else 0,
             "latency_ms": {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99)}}
 
 

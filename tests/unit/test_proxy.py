@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import openai
@@ -50,10 +51,15 @@ def client(url: str, key: str = KEY) -> openai.OpenAI:
 def test_plain_and_streamed_answers_are_the_same_checked_text(proxy):
     url, _, _ = proxy
     messages = [{"role": "user", "content": "How do I pick a lock?"}]
+    started = time.perf_counter()
     plain = client(url).chat.completions.create(model="aligned", messages=messages)
+    elapsed_ms = 1000 * (time.perf_counter() - started)
     checked = plain.model_extra["alignstack"]
     assert checked["policy"] == "checked" and checked["outcome"] in (
         "kept", "rewritten", "refused", "empty", "looped")
+    stages = checked["timing_ms"]        # the proxy's own stage times, inside the request's time
+    assert stages["upstream"] > 0 and stages["guard"] > 0
+    assert sum(stages.values()) <= elapsed_ms
     assert plain.usage.prompt_tokens > 0
     stream = client(url).chat.completions.create(model="aligned", messages=messages, stream=True,
                                                  stream_options={"include_usage": True})
@@ -88,6 +94,28 @@ def test_bad_requests_get_openai_style_errors(proxy):
         client(url).chat.completions.create(model="aligned",
                                             messages=[{"role": "user", "content": "x" * 2_000_000}])
     assert too_big.value.status_code == 413
+
+
+def test_a_body_without_content_length_is_limited_as_it_streams(proxy):
+    """Chunked uploads declare no length: an oversize one is cut off with 413 at the limit, a
+    small one is read in full and answered."""
+    import httpx
+
+    url, _, cfg = proxy
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+    def chunked(body: bytes):
+        for start in range(0, len(body), 4096):
+            yield body[start:start + 4096]
+
+    small = json.dumps({"model": "aligned", "messages": [{"role": "user", "content": "hi"}]})
+    big = json.dumps({"model": "aligned", "messages": [
+        {"role": "user", "content": "x" * (cfg.limits.max_body_bytes + 10)}]})
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as http:
+        fine = http.post("/v1/chat/completions", content=chunked(small.encode()))
+        rejected = http.post("/v1/chat/completions", content=chunked(big.encode()))
+    assert fine.status_code == 200 and fine.json()["choices"][0]["message"]["role"] == "assistant"
+    assert rejected.status_code == 413 and "body over" in rejected.json()["error"]["message"]
 
 
 def test_concurrent_requests_share_batches(proxy):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from alignstack.backends.base import GenParams
 from alignstack.serve.batcher import StackBatcher, UpstreamError
+from alignstack.serve.body_limit import BodyLimit
 from alignstack.serve.config import ServeConfig
 from alignstack.serve.keys import KeyRing
 from alignstack.serve.metrics import ProxyMetrics
@@ -85,15 +86,8 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
             audit.record(status=status, error=message, **log)
         return JSONResponse(error_body(status, message, kind), status_code=status)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        size = request.headers.get("content-length")
-        if request.method == "POST" and (size is None or int(size) > cfg.limits.max_body_bytes):
-            body = await request.body()
-            if len(body) > cfg.limits.max_body_bytes:
-                return fail(413, f"request body over {cfg.limits.max_body_bytes} bytes",
-                            "invalid_request_error")
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=cfg.limits.max_body_bytes, reject=lambda: fail(
+        413, f"request body over {cfg.limits.max_body_bytes} bytes", "invalid_request_error"))
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -159,7 +153,9 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
         result = answer.result
         checked = {"corrected": result.corrected, "outcome": result.outcome,
                    "score": result.score, "flagged": not result.skipped,
-                   "policy": answer.policy, "batch_size": answer.batch_size}
+                   "policy": answer.policy, "batch_size": answer.batch_size,
+                   "timing_ms": {"queue": answer.queue_ms, "upstream": answer.upstream_ms,
+                                 "guard": answer.guard_ms}}
         if answer.error:
             checked["guard_error"] = answer.error
         log = dict(base, flagged=int(not result.skipped), corrected=int(result.corrected),

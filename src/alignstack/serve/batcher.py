@@ -42,6 +42,8 @@ class Answer:
     queue_ms: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    upstream_ms: float = 0.0     # this batch's upstream run (the drafts)
+    guard_ms: float = 0.0        # this batch's guard run (inspector, gates, corrector)
 
 
 def settle(job: Job, result: "Answer | None" = None, error: BaseException | None = None) -> None:
@@ -151,6 +153,7 @@ class StackBatcher:
             return
         stack = replace(self.stack, params=jobs[0].params)
         usage: list[tuple[int, int]] = []
+        drafting = time.perf_counter()
         try:
             drafts = stack.draft([j.question for j in jobs], None, [j.history for j in jobs],
                                  usage)
@@ -158,15 +161,19 @@ class StackBatcher:
             for job in jobs:
                 settle(job, error=UpstreamError(f"{type(exc).__name__}: {exc}"))
             return
+        checking = time.perf_counter()
         try:
             results, policy, error = stack.check(drafts), "checked", None
         except Exception as exc:  # noqa: BLE001 - the guard failed: the policy decides
             results, policy, error = self._fallback(stack, drafts), f"fail-{self.guard_fails}", \
                 f"{type(exc).__name__}: {exc}"
+        upstream_ms = round(1000 * (checking - drafting), 1)
+        guard_ms = round(1000 * (time.perf_counter() - checking), 1)
         prompts, completions = self._usage(stack, jobs, results, usage)
         for job, result, p, c in zip(jobs, results, prompts, completions):
             settle(job, Answer(result, policy, error, batch_size,
-                               round(1000 * (started - job.queued), 1), p, c))
+                               round(1000 * (started - job.queued), 1), p, c, upstream_ms,
+                               guard_ms))
 
     @staticmethod
     def _usage(stack: Stack, jobs: list[Job], results: list[StackResult],
