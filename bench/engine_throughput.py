@@ -11,6 +11,7 @@ native bf16), llama.cpp on the shipped Q4_1 GGUF (1 and B parallel slots; the co
 LoRA on the same base).
 
     python bench/engine_throughput.py [--n 16] [--batch 16] [--max-new-tokens 96]
+                                      [--engines transformers,llamacpp] [--out FILE]
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--corrector", default=None)
+    parser.add_argument("--engines", default="transformers,llamacpp")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" /
                                              "engine_throughput.json"))
     args = parser.parse_args()
@@ -69,7 +71,8 @@ def main() -> None:
     cells = [("transformers", "float32", 1), ("transformers", "float32", args.batch)]
     if cpu_has_native_bf16():
         cells.append(("transformers", "bfloat16", args.batch))
-    cells += [("llamacpp", "Q4_1", 1), ("llamacpp", "Q4_1", args.batch)]
+    if "llamacpp" in args.engines.split(","):
+        cells += [("llamacpp", "Q4_1", 1), ("llamacpp", "Q4_1", args.batch)]
     runs = []
     for engine_kind, dtype, batch in cells:
         if engine_kind == "transformers":

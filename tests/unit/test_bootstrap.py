@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from alignstack.core.records import iter_json_objects
 from alignstack.optimize.bootstrap import Trained, stack_pairs
 from alignstack.optimize.config import BootstrapConfig
@@ -81,3 +83,48 @@ def test_the_curve_compares_every_round_with_the_stack():
     assert "corrector" not in systems["dpo-round-2"]
     last = systems["dpo-round-2+corrector"]
     assert last["upstream"] == "o/round-2/model" and last["answer_gate"] == "runs/inspector"
+
+
+def test_an_sft_stage_runs_before_each_round_and_the_round_starts_from_it(tmp_path,
+                                                                          tiny_model_dir):
+    from alignstack.optimize.bootstrap import run_bootstrap
+    from alignstack.optimize.train import META_FILE, optimized_model
+
+    small = {"max_steps": 2, "batch_size": 2, "max_length": 96, "progress": False,
+             "dtype": "float32"}
+    cfg = BootstrapConfig(output_dir=str(tmp_path / "b"), questions=str(QUESTIONS),
+                          upstream=tiny_model_dir, seed_pairs=[str(QUESTIONS)], rounds=1,
+                          sft_first=dict(small), optimize={"method": "dpo", **small})
+    messages: list[str] = []
+    summary = run_bootstrap(cfg, log=messages.append)
+    sft_dir = tmp_path / "b" / "round-1" / "sft"
+    assert [t["name"] for t in summary["trained"]] == ["sft-round-1", "dpo-round-1"]
+    assert json.loads((sft_dir / META_FILE).read_text())["method"] == "sft"
+    round_meta = json.loads((tmp_path / "b" / "round-1" / META_FILE).read_text())
+    assert round_meta["method"] == "dpo" and round_meta["base_model"] == optimized_model(sft_dir)
+    systems = [s["name"] for s in curve_systems(cfg, [Trained(**t) for t in summary["trained"]])]
+    assert systems[-1] == "dpo-round-1+corrector" and "sft-round-1" in systems
+
+    messages.clear()
+    run_bootstrap(cfg, log=messages.append)            # resumed: nothing trains again
+    assert sum("already trained" in m for m in messages) == 2
+
+    from dataclasses import replace
+
+    from alignstack.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sft_first.method"):
+        run_bootstrap(replace(cfg, sft_first={"method": "dpo"}), log=messages.append)
+
+
+def test_a_question_limit_takes_a_spread_not_the_head_of_a_file_grouped_by_kind(tmp_path):
+    from alignstack.optimize.bootstrap import read_questions
+
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"question": f"{kind} question {i}?", "kind": kind}) + "\n"
+                            for kind in ("benign", "harmful") for i in range(30)))
+    cfg = BootstrapConfig(output_dir=str(tmp_path / "b"), questions=str(path), question_limit=20)
+    picked = read_questions(cfg)
+    kinds = [r["kind"] for r in picked]
+    assert len(picked) == 20 and 5 <= kinds.count("harmful") <= 15
+    assert picked == read_questions(cfg)                 # the same questions on every resume

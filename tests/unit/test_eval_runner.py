@@ -96,6 +96,36 @@ def test_generations_are_shared_and_a_changed_system_gets_its_own_log(first_run)
     assert len((cache / "generations.jsonl").read_text().splitlines()) == 10
 
 
+def test_an_upstream_retrained_in_place_is_not_answered_from_the_cache(tmp_path,
+                                                                      tiny_model_dir):
+    """A bootstrap round retrains a model under the same path: its answers must be new."""
+    import os
+    import shutil
+
+    from alignstack.evaluate import systems
+    from alignstack.evaluate.runner import run_eval
+
+    model = tmp_path / "round-1" / "model"
+    shutil.copytree(tiny_model_dir, model)
+    cfg = load_eval_config(_config(tmp_path, str(model)))
+    run_eval(cfg, log=lambda m: None)
+    cache = tmp_path / "eval" / "cache"
+    logs = {p.name for p in cache.glob("answers-*.jsonl")}
+    weights = next(model.glob("*.safetensors"))
+    later = weights.stat().st_mtime + 10                   # "retrained": the weights rewritten
+    os.utime(weights, (later, later))
+    loads = []
+    real = systems.load_upstream
+    systems.load_upstream = lambda *a, **k: loads.append(a) or real(*a, **k)
+    try:
+        run_eval(cfg, log=lambda m: None)
+    finally:
+        systems.load_upstream = real
+    assert loads, "a changed upstream must be loaded and asked again"
+    assert len({p.name for p in cache.glob("answers-*.jsonl")} - logs) == 2
+    assert len((cache / "generations.jsonl").read_text().splitlines()) == 20
+
+
 def test_report_renders_in_headless_chromium(first_run, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

@@ -121,3 +121,26 @@ def test_config_errors_name_the_line_and_field(tmp_path):
     assert err.value.line == 4 and err.value.field == "loss_type"
     cfg = method_config({"data": ["a"], "output_dir": "o", "method": "simpo"})
     assert (cfg.beta, cfg.simpo_gamma, cfg.cpo_alpha) == (2.0, 0.5, 0.0)
+
+
+def test_refusal_contrast_pairs_teach_the_over_refusal_boundary():
+    from alignstack.core.preferences import NEEDLESS_REFUSALS, refusal_contrast_pairs
+    from alignstack.core.records import Preference
+
+    pairs = [Preference(prompt=f"question {i}?", chosen=f"answer {i}", rejected=f"wrong {i}",
+                        kind=("harmful", "benign", "borderline")[i % 3], id=str(i))
+             for i in range(300)]
+    every = refusal_contrast_pairs(pairs, 1.0)
+    assert len(every) == 200 and all(p.kind != "harmful" for p in every)
+    originals = {p.prompt: p for p in pairs}
+    assert all(p.chosen == originals[p.prompt].chosen and p.rejected in NEEDLESS_REFUSALS
+               and p.id.endswith("-refusal") for p in every)
+    assert refusal_contrast_pairs(pairs, 0.0) == []
+    half = refusal_contrast_pairs(pairs, 0.5)
+    assert 60 <= len(half) <= 140 and half == refusal_contrast_pairs(pairs, 0.5)
+    # the bootstrap samples questions by content id: that sample must still get about half
+    from alignstack.core.records import content_id
+
+    sampled = sorted((p for p in pairs if p.kind != "harmful"),
+                     key=lambda p: content_id(p.prompt))[:100]
+    assert 25 <= len(refusal_contrast_pairs(sampled, 0.5)) <= 75

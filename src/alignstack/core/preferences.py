@@ -8,6 +8,7 @@ and the proxy's `alignstack audit-export`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,39 @@ from alignstack.core.records import (Correction, Preference, UnpairedPreference,
                                      iter_jsonl, same_text)
 
 FORMATS = {"qac": Correction, "pairs": Preference, "unpaired": UnpairedPreference}
+
+# Answers that refuse whatever was asked: the wrong answer to a benign request (the boundary).
+NEEDLESS_REFUSALS = [
+    "I'm sorry, but I can't help with that.",
+    "I can't assist with that request.",
+    "Sorry, I won't provide that information because it could be used to cause harm.",
+    "I'm not able to help with this. Please consult a professional.",
+    "As an AI, I cannot answer questions like this one.",
+    "I won't help with that. It could be dangerous.",
+    "I'm afraid I can't discuss that topic.",
+    "That request goes against my guidelines, so I have to decline.",
+]
+
+
+def refusal_contrast_pairs(pairs: list[Preference], fraction: float) -> list[Preference]:
+    """The over-refusal boundary as pairs: for `fraction` of the benign / borderline pairs (a
+    stable choice per prompt), one more pair with the same chosen answer over a needless refusal,
+    as the corrector's training mix does. Harmful prompts get none."""
+    out = []
+    for pair in pairs:
+        row = pair.model_dump(exclude_none=True)
+        if row.get("kind") not in ("benign", "borderline") or not isinstance(pair.prompt, str):
+            continue
+        # salted: an unsalted hash is the content id, which also orders the bootstrap's question
+        # sample, so the sampled prompts would all fall on the same side of the cut
+        salted = ("refusal-contrast\x1f" + pair.prompt).encode("utf-8")
+        draw = int(hashlib.sha256(salted).hexdigest()[:8], 16)
+        if draw / 0xFFFFFFFF < fraction:
+            out.append(Preference(**{
+                **row, "rejected": NEEDLESS_REFUSALS[draw % len(NEEDLESS_REFUSALS)],
+                "id": f"{row.get('id') or draw}-refusal",
+                "source": f"{row.get('source') or 'pairs'}+needless-refusal"}))
+    return out
 
 
 def to_preferences(records: list[Correction]) -> list[Preference]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from alignstack.backends.hardware import best_device, configure_torch, resolve_dtype
 from alignstack.backends.models import resolve
 from alignstack.core.errors import DataError
+from alignstack.core.preferences import NEEDLESS_REFUSALS
 from alignstack.core.principles import Constitution, load_constitution
 from alignstack.core.records import Correction, read_jsonl, same_text, write_json
 from alignstack.correct.config import CorrectorTrainConfig
@@ -47,19 +48,6 @@ def build_examples(records: list[Correction], template, constitution: Constituti
         rows.append({"prompt": template.prompt(rec.question, rec.answer, principles),
                      "completion": template.completion(target)})
     return rows
-
-
-# Answers that refuse whatever was asked: the wrong answer to a benign request (the boundary).
-NEEDLESS_REFUSALS = [
-    "I'm sorry, but I can't help with that.",
-    "I can't assist with that request.",
-    "Sorry, I won't provide that information because it could be used to cause harm.",
-    "I'm not able to help with this. Please consult a professional.",
-    "As an AI, I cannot answer questions like this one.",
-    "I won't help with that. It could be dangerous.",
-    "I'm afraid I can't discuss that topic.",
-    "That request goes against my guidelines, so I have to decline.",
-]
 
 
 def verdict_examples(records: list[Correction], template, constitution: Constitution | None,

@@ -34,6 +34,12 @@ def _files_fingerprint(path: str | None) -> str:
                     for p in files)
 
 
+def upstream_fingerprint(spec: SystemSpec) -> str:
+    """A local upstream directory's files (a model retrained in place, as a bootstrap round is,
+    must not answer from the old model's cache); "" for a built-in, hub id or remote model."""
+    return _files_fingerprint(spec.upstream) if Path(spec.upstream).exists() else ""
+
+
 def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     # exclude_none: a new optional field (unset) must not invalidate existing caches; for the
     # same reason the request gate's files join the key only when there is one
@@ -47,6 +53,8 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     for extra in (spec.request_gate, spec.answer_gate, spec.corrector_gguf):
         if extra:
             parts.append(_files_fingerprint(extra))
+    if upstream_fingerprint(spec):           # joins the key only for a local upstream
+        parts.append(upstream_fingerprint(spec))
     return content_id(*parts)
 
 
@@ -65,6 +73,7 @@ class CachedGenerator:
     def __init__(self, spec: SystemSpec, cfg: EvalConfig, log: AppendOnlyLog):
         self.spec, self.cfg, self.log = spec, cfg, log
         self.name = spec.upstream
+        self.files = upstream_fingerprint(spec)
         self._inner: Generator | None = None
         self.hits = self.misses = 0
 
@@ -77,7 +86,8 @@ class CachedGenerator:
     def key(self, messages: list[Message], params: GenParams) -> str:
         return content_id(self.spec.backend, self.spec.upstream, self.spec.base_url or "",
                           json.dumps(messages, sort_keys=True),
-                          json.dumps(params_key(params), sort_keys=True))
+                          json.dumps(params_key(params), sort_keys=True),
+                          *([self.files] if self.files else []))
 
     def generate(self, prompts: list[list[Message]], params: GenParams) -> list[Completion]:
         if params.temperature > 0:        # sampled: caching would freeze one sample

@@ -9,6 +9,8 @@ Each step leaves a file, so a run killed at any point resumes where it stopped:
   round-K/optimize.json  written last by `optimize` (a round without it is trained again)
 Round 1 may train on given pairs (the seed corrections) instead of generating them.
 `variants` train other methods for one round on round 1's pairs, from the original upstream.
+`sft_first` puts an SFT stage on the round's chosen answers before the preference method
+(round-K/sft; the method then starts from the SFT model, its reference too).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from alignstack.core.errors import ConfigError
-from alignstack.core.preferences import read_preference_data
+from alignstack.core.preferences import read_preference_data, refusal_contrast_pairs
 from alignstack.core.records import (Preference, content_id, degenerate, iter_json_objects,
                                      write_json, write_jsonl)
 from alignstack.optimize.config import BootstrapConfig, OptimizeConfig, method_config
@@ -36,7 +38,7 @@ class Trained:
     directory: str
     model: str             # the merged model: the next upstream, and what eval runs
     pairs: int
-    variant: bool = False  # a one-round alternative method, not part of the round sequence
+    variant: bool = False  # not a round's final model (an alternative method, or an SFT stage)
 
 
 def read_questions(cfg: BootstrapConfig) -> list[dict]:
@@ -49,7 +51,11 @@ def read_questions(cfg: BootstrapConfig) -> list[dict]:
         rows.append({"id": content_id(question), "question": question,
                      "principles": list(obj.get("principles") or []), "kind": obj.get("kind")})
     unique = list({r["id"]: r for r in rows}.values())
-    return unique[:cfg.question_limit] if cfg.question_limit else unique
+    if not cfg.question_limit:
+        return unique
+    # a stable spread, not the file's head: seed files are often grouped by kind, and the first
+    # N alone once gave round 2 no harmful question at all
+    return sorted(unique, key=lambda r: r["id"])[:cfg.question_limit]
 
 
 def stack_pairs(rows: list[dict], round_number: int) -> list[Preference]:
@@ -114,6 +120,12 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
     methods = [v.get("method", "dpo") for v in cfg.variants]
     if len(set(methods)) != len(methods):
         raise ConfigError(f"one variant per method (got {', '.join(methods)})", field="variants")
+    if not 0.0 <= cfg.refusal_contrast <= 1.0:
+        raise ConfigError(f"must be between 0 and 1, got {cfg.refusal_contrast}",
+                          field="refusal_contrast")
+    if cfg.sft_first is not None and cfg.sft_first.get("method", "sft") != "sft":
+        raise ConfigError(f"the stage before each round is SFT (got method "
+                          f"{cfg.sft_first['method']})", field="sft_first.method")
     out = Path(cfg.output_dir)
     first = method_config({"data": [], "output_dir": "", **cfg.optimize})
     trained: list[Trained] = []
@@ -126,10 +138,19 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
                 pairs = read_preference_data(cfg.seed_pairs).all_pairs()
             else:
                 pairs = generate_round(cfg, upstream, round_dir, k, log)
+            pairs += refusal_contrast_pairs(pairs, cfg.refusal_contrast)
             write_jsonl(pairs_path, pairs)
         count = sum(1 for _ in iter_json_objects(pairs_path))
         log(f"round {k}: {count} pairs")
-        train_round(method_settings(cfg, cfg.optimize, base=upstream, data=[str(pairs_path)],
+        base = upstream
+        if cfg.sft_first is not None:
+            sft_dir = round_dir / "sft"
+            train_round(method_settings(cfg, {**cfg.sft_first, "method": "sft"}, base=upstream,
+                                        data=[str(pairs_path)], out=sft_dir), log)
+            base = optimized_model(sft_dir)
+            trained.append(Trained(f"sft-round-{k}", k, "sft", str(sft_dir), base, count,
+                                   variant=True))
+        train_round(method_settings(cfg, cfg.optimize, base=base, data=[str(pairs_path)],
                                     out=round_dir), log)
         upstream = optimized_model(round_dir)
         trained.append(Trained(f"{first.method}-round-{k}", k, first.method, str(round_dir),

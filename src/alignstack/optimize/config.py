@@ -137,8 +137,14 @@ class BootstrapConfig:
     seed_pairs: list[str] | None = None    # round 1 trains on these instead of generating
     rounds: int = 2
     optimize: dict = field(default_factory=dict)     # the method config (method: dpo default)
+    # an SFT stage on each round's chosen answers before `optimize` (ABC Align's order: SFT, then
+    # preference optimisation from the SFT model); its fields are the sft method's
+    sft_first: dict | None = None
+    # for this fraction of each round's benign / borderline pairs, one more pair: the same chosen
+    # answer over a needless refusal (the over-refusal boundary; 0 = none)
+    refusal_contrast: float = 0.0
     variants: list[dict] = field(default_factory=list)   # one-round alternatives on round 1's data
-    question_limit: int | None = None      # the first N questions (a faster loop)
+    question_limit: int | None = None      # N questions, a stable spread over the file (faster)
     max_new_tokens: int = 96
     batch_size: int = 16
     eval_config: str | None = None         # suites + judges; every round is evaluated on them

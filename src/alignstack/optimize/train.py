@@ -82,7 +82,11 @@ def optimize(cfg: OptimizeConfig) -> dict:
     callbacks = [budget] + ([ProgressCallback(f"optimize {cfg.method}")] if cfg.progress else [])
     common = training_args(cfg, out, dtype=dtype, device=device, checkpointing=checkpointing,
                            evaluate=held is not None)
-    trainer = method.trainer(model, tokenizer, Dataset.from_list(rows),
+    # shuffled here, whatever the trainer's sampler: TRL's KTOTrainer reads its data in order
+    # (seen with TRL 1.16), and data files are often grouped by kind, so a bounded run would
+    # train on the first kind only
+    train = Dataset.from_list(rows).shuffle(seed=cfg.seed)
+    trainer = method.trainer(model, tokenizer, train,
                              Dataset.from_list(held) if held else None, common, cfg, peft_config,
                              callbacks)
     trainer.remove_callback(PrinterCallback)      # logs go to train_metrics.json
