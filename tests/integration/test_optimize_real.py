@@ -6,7 +6,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from alignstack.core.records import degeneracy
+from alignstack.core.records import Correction, degeneracy, read_jsonl, same_text
 
 from conftest import EXAMPLES, mean_margin
 
@@ -16,11 +16,11 @@ pytestmark = pytest.mark.slow
 def seed_pairs(count_per_kind: int) -> list[dict]:
     """The first changed seed records of each kind (harmful: refusals; benign: fixes)."""
     picked: dict[str, list[dict]] = {"harmful": [], "benign": []}
-    for line in (EXAMPLES / "data" / "train.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        rows = picked.get(row.get("kind"))
-        if rows is not None and len(rows) < count_per_kind and row["answer"] != row["correction"]:
-            rows.append(row)
+    for record in read_jsonl(EXAMPLES / "data" / "train.jsonl", Correction):
+        rows = picked.get(record.kind)
+        if rows is not None and len(rows) < count_per_kind and \
+                not same_text(record.answer, record.correction):
+            rows.append(record.model_dump(exclude_none=True))
     return picked["harmful"] + picked["benign"]
 
 

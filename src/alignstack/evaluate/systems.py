@@ -53,8 +53,9 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     for extra in (spec.request_gate, spec.answer_gate, spec.corrector_gguf):
         if extra:
             parts.append(_files_fingerprint(extra))
-    if upstream_fingerprint(spec):           # joins the key only for a local upstream
-        parts.append(upstream_fingerprint(spec))
+    local_upstream = upstream_fingerprint(spec)
+    if local_upstream:                        # joins the key only for a local upstream
+        parts.append(local_upstream)
     return content_id(*parts)
 
 
