@@ -243,3 +243,67 @@ def test_gated_verdict_decision_table():
     assert gated_verdict(REFUSE, 0.05, zone, bad=None) == REWRITE
     assert gated_verdict(REFUSE, 0.3, zone, bad=None) == REFUSE
     assert gated_verdict(None, None, None, bad=None) == REWRITE
+    # refuse_flagged: a request at or above the cut is refused whatever the answer gate says
+    assert gated_verdict(KEEP, 0.6, zone, bad=False, refuse_flagged=True) == REFUSE
+    assert gated_verdict(KEEP, 0.59, zone, bad=False, refuse_flagged=True) == KEEP
+    assert gated_verdict(KEEP, 0.9, zone, bad=None, refuse_flagged=True) == REFUSE
+
+
+class RecordingEngine:
+    """Wraps a real engine and records the prompts of each generate_text call (a spy, not a
+    double: the real tiny model still generates)."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, []
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def generate_text(self, prompts, params, max_new_tokens=None):
+        self.calls.append(list(prompts))
+        return self.engine.generate_text(prompts, params, max_new_tokens)
+
+
+class KeywordAnswerGate:
+    """An answer inspector that flags answers containing 'bad' (the answer-gate protocol)."""
+    threshold = 0.5
+
+    def score(self, items):
+        return [1.0 if "bad" in i.answer else 0.0 for i in items]
+
+
+def test_settled_verdicts_generate_once_and_kept_answers_not_at_all(tiny_model_dir):
+    """Both gates settle every verdict: one generation call, only for the flagged answers, each
+    prompt ending with its verdict's head; a kept answer costs no generation."""
+    from alignstack.backends.transformers_backend import TransformersGenerator
+
+    engine = RecordingEngine(TransformersGenerator(tiny_model_dir, batch_size=4))
+    corrector = Corrector(engine, "alignstack-verdict", max_new_tokens=6,
+                          request_gate=KeywordGate(), gate_pass_threshold=0.5,
+                          answer_gate=KeywordAnswerGate())
+    items = [QA(question="How to build a bomb?", answer="A bad answer."),
+             QA(question="Bake bread?", answer="A bad answer."),
+             QA(question="Fix my bike?", answer="A fine answer.")]
+    out = corrector.correct(items)
+    assert [r.verdict for r in out] == [REFUSE, REWRITE, KEEP]
+    assert len(engine.calls) == 1 and len(engine.calls[0]) == 2
+    assert engine.calls[0][0].endswith("REFUSE\n") and engine.calls[0][1].endswith("REWRITE\n")
+    assert out[2].outcome == "kept" and out[2].corrected == "A fine answer."
+
+
+def test_open_verdicts_are_generated_in_the_same_pass_and_redone_only_when_unusable(
+        tiny_model_dir):
+    """Without gates each item generates its verdict and body in one pass; an item whose
+    completion opens with no verdict (random weights) is generated again after REWRITE."""
+    from alignstack.backends.transformers_backend import TransformersGenerator
+
+    engine = RecordingEngine(TransformersGenerator(tiny_model_dir, batch_size=4))
+    corrector = Corrector(engine, "alignstack-verdict", max_new_tokens=6)
+    items = [QA(question=f"question {k}?", answer="Some answer.") for k in range(3)]
+    prompts = corrector.prompts(items)
+    out = corrector.correct(items)
+    assert engine.calls[0] == prompts                     # the open pass: bare prompts
+    redone = corrector.stats["unparsed_verdicts"]
+    assert redone == 3                                    # random weights emit no verdict
+    assert engine.calls[1] == [p + "REWRITE\n" for p in prompts]
+    assert len(engine.calls) == 2 and all(r.verdict == REWRITE for r in out)

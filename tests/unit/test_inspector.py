@@ -215,3 +215,29 @@ def test_request_format_without_a_kind_names_the_line(tmp_path):
                     '{"question": "q2?", "answer": "a", "correction": "c"}\n')
     with pytest.raises(DataError, match=rf"{path}:3, field 'kind'"):
         load_examples(path, "request")
+
+
+def test_extra_question_only_files_join_the_request_training(tmp_path):
+    """Question-only request records in extra files train with the main file; one file with a
+    single label is fine when the files together have both, a repeated question counts once."""
+    from alignstack.inspect.data import load_training_examples
+
+    harmful, benign = tmp_path / "harmful.jsonl", tmp_path / "benign.jsonl"
+    harmful.write_text("".join(json.dumps({"question": f"How do I poison {t} unnoticed?",
+                                           "kind": "harmful"}) + "\n" for t in TOPICS))
+    benign.write_text("".join(json.dumps({"question": q, "kind": "borderline"}) + "\n"
+                              for q in [f"How do I photograph {t} at night?" for t in TOPICS]
+                              + [f"How do I poison {TOPICS[0]} unnoticed?"]))
+    with pytest.raises(DataError, match="both aligned"):
+        load_training_examples([str(harmful)], "request")
+    examples = load_training_examples([str(harmful), str(benign)], "request")
+    assert len(examples) == 2 * len(TOPICS)              # the repeat is dropped, not relabelled
+    assert sum(e.label for e in examples) == len(TOPICS)
+    cfg = InspectorTrainConfig(train_file=str(harmful), extra_train_files=[str(benign)],
+                               output_dir=str(tmp_path / "gate"), data_format="request",
+                               inputs="question", principle_min_positives=0,
+                               calibration_fraction=0.4)
+    metrics = train_inspector(cfg)
+    assert metrics["examples"]["fit"] + metrics["examples"]["calibration"] == 2 * len(TOPICS)
+    gate = load_inspector(tmp_path / "gate")
+    assert gate.info["trained_on"] == [str(harmful), str(benign)]

@@ -34,6 +34,8 @@ class StackSpec(BaseModel):
     request_gate: str | None = None
     gate_threshold: float | None = None         # refuse at or above (default: the gate's own)
     gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
+    # refuse a request at or above the refusal cut even when the answer gate passes the answer
+    refuse_flagged: bool = False
     # an answer inspector (`train inspector`) that decides whether the corrector changes an answer
     # at all (instead of the corrector's own KEEP verdict)
     answer_gate: str | None = None
@@ -88,7 +90,8 @@ def build_corrector(spec: StackSpec, batch_size: int):
         if spec.request_gate:
             options.update(request_gate=load_inspector(spec.request_gate),
                            gate_threshold=spec.gate_threshold,
-                           gate_pass_threshold=spec.gate_pass_threshold)
+                           gate_pass_threshold=spec.gate_pass_threshold,
+                           refuse_flagged=spec.refuse_flagged)
         if spec.answer_gate:
             options.update(answer_gate=load_inspector(spec.answer_gate),
                            answer_gate_threshold=spec.answer_gate_threshold)

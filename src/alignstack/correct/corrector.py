@@ -1,7 +1,8 @@
 """Batched corrector inference: (question, answer) -> corrected answer, identity when it is fine.
 
-Verdict templates run in two passes: a few tokens for every item's verdict, then a rewrite only
-for the items not kept, so a good answer costs a verdict, not a copy. An optional answer gate (an
+Verdict templates run in one pass: each item's completion opens with its verdict and a rewrite
+follows only where it is not KEEP, so a good answer costs a verdict, not a copy, and no prompt is
+prefilled twice (only a verdict the gates override is generated again after the right head). An optional answer gate (an
 inspector: P(misaligned | question, answer)) decides whether to change the answer at all, instead
 of the corrector's own verdict. An optional request gate
 (a classifier of the question: P(harmful request)) constrains the verdict: a request it flags may
@@ -26,9 +27,6 @@ from alignstack.core.records import QA, Corrected, degeneracy, normalise, same_t
 from alignstack.correct.template import KEEP, REFUSE, REWRITE, get_template
 from alignstack.correct.train import prompt_principles, read_meta
 
-VERDICT_TOKENS = 4
-
-
 class RequestGate(Protocol):
     """P(harmful request) from the question alone, and the threshold above which it flags
     (`info["thresholds_by_rule"]["target_recall"]`, when present, bounds the uncertain zone)."""
@@ -38,14 +36,19 @@ class RequestGate(Protocol):
 
 
 def gated_verdict(generated: str | None, p_harm: float | None,
-                  zone: tuple[float, float] | None, bad: bool | None) -> str:
+                  zone: tuple[float, float] | None, bad: bool | None,
+                  refuse_flagged: bool = False) -> str:
     """The verdict, from the corrector's own (`generated`, None when absent or unparsed), the
     request gate's P(harmful request) with its zone (refuse at or above `zone[0]`, never refuse
     below `zone[1]`), and the answer gate's flag (the inspector: is this answer misaligned?).
 
     With an answer gate, it decides whether to change the answer at all; the request gate (else
     the corrector) decides between a refusal and a rewrite. Without one, the corrector decides to
-    keep, and the request gate constrains a change."""
+    keep, and the request gate constrains a change. `refuse_flagged`: a request at or above the
+    refusal cut is refused even when the answer gate passes its answer (the request gate
+    outranks the answer gate there; an answer that already refused is replaced by a refusal)."""
+    if refuse_flagged and p_harm is not None and p_harm >= zone[0]:
+        return REFUSE
     if bad is not None:
         if not bad:
             return KEEP
@@ -78,6 +81,12 @@ def cut_loop(text: str, n: int = 5) -> str:
             return " ".join(words[:i])
         seen.add(gram)
     return text
+
+
+def after_verdict(text: str) -> str:
+    """A generated completion's body: what follows its opening verdict word."""
+    parts = text.strip().split(maxsplit=1)
+    return parts[1] if len(parts) > 1 else ""
 
 
 CORRECTOR_ENGINES = ("transformers", "llamacpp")
@@ -152,7 +161,7 @@ class Corrector:
                  extra_tokens: int = 48, no_repeat_ngram_size: int = 12,
                  request_gate: RequestGate | None = None, gate_threshold: float | None = None,
                  gate_pass_threshold: float | None = None, answer_gate=None,
-                 answer_gate_threshold: float | None = None):
+                 answer_gate_threshold: float | None = None, refuse_flagged: bool = False):
         self.generator = generator
         self.template = get_template(template_name, generator)
         self.constitution = constitution
@@ -165,6 +174,7 @@ class Corrector:
         self.gate_pass_threshold = gate_pass_threshold
         self.answer_gate = answer_gate          # an inspector: P(misaligned | question, answer)
         self.answer_gate_threshold = answer_gate_threshold
+        self.refuse_flagged = refuse_flagged    # its refusal cut outranks the answer gate
         self.stats = {"items": 0, "kept": 0, "rewritten": 0, "refused": 0, "empty": 0,
                       "looped": 0, "unparsed_verdicts": 0, "overridden_verdicts": 0}
 
@@ -176,8 +186,9 @@ class Corrector:
         """`source`: a directory written by `train corrector` (base + LoRA adapter), or any causal
         LM (e.g. a released Aligner checkpoint with template='aligner-v1'). `engine`:
         transformers (the adapter merged), or llamacpp (the base's GGUF with the adapter as a GGUF
-        LoRA, converted once; or `gguf`, a merged export). `options`: the constructor's (request_gate, gate_threshold,
-        gate_pass_threshold, answer_gate, answer_gate_threshold, no_repeat_ngram_size)."""
+        LoRA, converted once; or `gguf`, a merged export). `options`: the constructor's
+        (request_gate, gate_threshold, gate_pass_threshold, answer_gate, answer_gate_threshold,
+        refuse_flagged, no_repeat_ngram_size)."""
         meta = read_meta(source) if Path(source).is_dir() else None
         constitution = load_constitution(principles_file) if principles_file else None
         generator = corrector_engine(source, meta, engine, batch_size=batch_size, device=device,
@@ -221,23 +232,31 @@ class Corrector:
             self.stats[r.outcome] += 1
         return results
 
-    def verdicts(self, items: list[QA], prompts: list[str]) -> list[str]:
-        """Each item's verdict: from the gates where they are sure, else generated."""
-        need_lm = self.answer_gate is None or self.request_gate is None
-        lm: list[str | None] = [None] * len(items)
-        if need_lm:
-            heads = self.generator.generate_text(prompts,
-                                                 GenParams(max_new_tokens=VERDICT_TOKENS))
-            lm = [self.template.parse_verdict(out.text) for out in heads]
-            self.stats["unparsed_verdicts"] += sum(v is None for v in lm)
+    def gate_signals(self, items: list[QA]) -> tuple[list, list]:
+        """Per item: the request gate's P(harmful request) and the answer gate's flag (None
+        where that gate is absent)."""
         harm = (self.request_gate.score([QA(question=i.question, answer="") for i in items])
                 if self.request_gate is not None else [None] * len(items))
         bad = ([p >= self.answer_threshold() for p in self.answer_gate.score(items)]
                if self.answer_gate is not None else [None] * len(items))
+        return harm, bad
+
+    def settled_verdicts(self, items: list[QA]) -> tuple[list[str | None], list]:
+        """Each item's verdict where the gates settle it whatever the corrector would say, else
+        None; and a function of the corrector's verdict giving the final one, per item."""
+        harm, bad = self.gate_signals(items)
         zone = self.gate_zone() if self.request_gate is not None else None
-        out = [gated_verdict(v, p, zone, b) for v, p, b in zip(lm, harm, bad)]
-        self.stats["overridden_verdicts"] += sum(v is not None and v != o for v, o in zip(lm, out))
-        return out
+
+        def decide(k: int):
+            return lambda generated: gated_verdict(generated, harm[k], zone, bad[k],
+                                                   self.refuse_flagged)
+
+        deciders = [decide(k) for k in range(len(items))]
+        settled = []
+        for final in deciders:
+            outcomes = {final(v) for v in (None, KEEP, REWRITE, REFUSE)}
+            settled.append(outcomes.pop() if len(outcomes) == 1 else None)
+        return settled, deciders
 
     def answer_threshold(self) -> float:
         return (self.answer_gate_threshold if self.answer_gate_threshold is not None
@@ -245,14 +264,14 @@ class Corrector:
 
     def read_completion(self, item: QA, text: str) -> str:
         """The answer a whole sampled completion stands for: the item's own answer for KEEP (or
-        nothing usable), else the text after the verdict line (verdict templates)."""
+        nothing usable), else the text after the verdict (verdict templates)."""
         text = text.strip()
         if self.template.verdicts:
             verdict = self.template.parse_verdict(text)
             if verdict == KEEP:
                 return item.answer
             if verdict is not None:
-                text = text.split("\n", 1)[1].strip() if "\n" in text else ""
+                text = after_verdict(text)
         return text or item.answer
 
     def gate_zone(self) -> tuple[float, float]:
@@ -266,17 +285,40 @@ class Corrector:
         return high, min(low, high)
 
     def _correct_with_verdicts(self, items: list[QA]) -> list[Corrected]:
+        """One generation pass: an item whose verdict the gates settle gets that verdict's head
+        and its body is generated; an open one generates its own verdict and the body after it
+        in the same pass (a KEEP ends there), so nothing is prefilled twice. Only an item whose
+        generated verdict the gates then override is generated again, after the right head."""
         prompts = self.prompts(items)
-        verdicts = self.verdicts(items, prompts)
-        todo = [k for k, v in enumerate(verdicts) if v != KEEP]
+        settled, deciders = self.settled_verdicts(items)
+        verdicts: list[str] = [v or "" for v in settled]
         bodies: dict[int, str] = {}
-        if todo:
-            outs = self.generator.generate_text(
-                [prompts[k] + self.template.head(verdicts[k]) for k in todo], self.rewrite_params(),
-                max_new_tokens=[self.max_new_tokens] * len(todo))
-            bodies = {k: out.text for k, out in zip(todo, outs)}
+        todo = [k for k, v in enumerate(settled) if v != KEEP]
+        outs = self._generate([prompts[k] + (self.template.head(settled[k]) if settled[k] else "")
+                               for k in todo])
+        redo = []
+        for k, out in zip(todo, outs):
+            if settled[k]:
+                bodies[k] = out.text
+                continue
+            own = self.template.parse_verdict(out.text)
+            self.stats["unparsed_verdicts"] += own is None
+            verdicts[k] = deciders[k](own)
+            self.stats["overridden_verdicts"] += own is not None and own != verdicts[k]
+            if verdicts[k] == own and own != KEEP:
+                bodies[k] = after_verdict(out.text)
+            elif verdicts[k] != KEEP:
+                redo.append(k)
+        again = self._generate([prompts[k] + self.template.head(verdicts[k]) for k in redo])
+        bodies.update({k: out.text for k, out in zip(redo, again)})
         return [self._result(item, verdicts[k], bodies.get(k, ""))
                 for k, item in enumerate(items)]
+
+    def _generate(self, prompts: list[str]):
+        if not prompts:
+            return []
+        return self.generator.generate_text(prompts, self.rewrite_params(),
+                                            max_new_tokens=[self.max_new_tokens] * len(prompts))
 
     def _result(self, item: QA, verdict: str, text: str) -> Corrected:
         text = text.strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -10,6 +10,8 @@ from typing import Literal
 class InspectorTrainConfig:
     train_file: str                        # Q-A-C JSONL or labelled JSONL (question, answer, label)
     output_dir: str
+    # more training files with the same kind of label (e.g. questions-only request records)
+    extra_train_files: list[str] = field(default_factory=list)
     eval_file: str | None = None           # held-out data: AUROC, ECE, precision/recall -> metrics
     # qac / labelled: is this answer misaligned? request: is this question a harmful request
     # (a Q-A-C record's kind == harmful; one example per question; needs inputs: question)

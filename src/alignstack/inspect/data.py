@@ -1,5 +1,6 @@
-"""Inspector training data: Q-A-C records (answer != correction -> 1, correction -> 0) or
-labelled records `{"question", "answer", "label"}` (1 / true = misaligned)."""
+"""Inspector training data: Q-A-C records (answer != correction -> 1, correction -> 0),
+labelled records `{"question", "answer", "label"}` (1 / true = misaligned), or request records
+`{"question", "kind"}` (a Q-A-C record's kind works too; kind harmful -> 1)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 from pydantic import field_validator
 
 from alignstack.core.errors import DataError
-from alignstack.core.records import (QA, Correction, content_id, iter_json_objects, normalise,
-                                     read_jsonl)
+from alignstack.core.records import (QA, Correction, Question, content_id, iter_json_objects,
+                                     normalise, read_jsonl)
 
 
 class LabelledQA(QA):
@@ -48,10 +49,13 @@ def detect_format(path: str | Path) -> str:
     raise DataError("no records", path=path)
 
 
-def load_examples(path: str | Path, data_format: str = "auto") -> list[Example]:
+def load_examples(path: str | Path, data_format: str = "auto", *,
+                  seen: set[tuple[str, str]] | None = None,
+                  require_both_labels: bool = True) -> list[Example]:
+    """One file's examples; a (question, answer) already in `seen` is skipped (and added)."""
     fmt = detect_format(path) if data_format == "auto" else data_format
     out: list[Example] = []
-    seen: set[tuple[str, str]] = set()
+    seen = set() if seen is None else seen
 
     def add(question: str, answer: str, label: int, principles: list[str],
             kind: str | None) -> None:
@@ -71,17 +75,32 @@ def load_examples(path: str | Path, data_format: str = "auto") -> list[Example]:
             if obj.get("kind") is None:
                 raise DataError("a request label needs the record's kind (harmful, benign, "
                                 "borderline)", path=path, line=number, field="kind")
-        for rec in read_jsonl(path, Correction):
+        for rec in read_jsonl(path, Question):
             add(rec.question, "", int(rec.kind == "harmful"), rec.principles, rec.kind)
     elif fmt == "labelled":
         for rec in read_jsonl(path, LabelledQA):
             add(rec.question, rec.answer, rec.label, rec.principles, getattr(rec, "kind", None))
     else:
-        raise DataError(f"unknown data format {fmt!r} (auto, qac, labelled)", path=path)
-    labels = {e.label for e in out}
+        raise DataError(f"unknown data format {fmt!r} (auto, qac, labelled, request)", path=path)
+    if require_both_labels:
+        check_both_labels(out, path)
+    return out
+
+
+def check_both_labels(examples: list[Example], path: str | Path) -> None:
+    labels = {e.label for e in examples}
     if labels != {0, 1}:
         raise DataError(f"need both aligned (0) and misaligned (1) examples, found only {labels}",
                         path=path, field="label")
+
+
+def load_training_examples(paths: list[str], data_format: str = "auto") -> list[Example]:
+    """The examples of several files of one kind of label (each file's format detected when
+    `auto`), a (question, answer) pair counted once; both labels needed across them."""
+    seen: set[tuple[str, str]] = set()
+    out = [e for path in paths
+           for e in load_examples(path, data_format, seen=seen, require_both_labels=False)]
+    check_both_labels(out, ", ".join(paths))
     return out
 
 

@@ -13,7 +13,8 @@ from alignstack.core.records import write_json
 from alignstack.inspect.calibrate import (apply_calibration, choose_threshold, fit_calibration,
                                           quality)
 from alignstack.inspect.config import InspectorTrainConfig
-from alignstack.inspect.data import Example, load_examples, principle_labels
+from alignstack.inspect.data import (Example, load_examples, load_training_examples,
+                                     principle_labels)
 from alignstack.inspect.inspector import OVERALL, Head, Inspector
 
 
@@ -77,12 +78,13 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
     if cfg.data_format == "request" and cfg.inputs != "question":
         raise ConfigError("data_format request labels questions: set inputs: question",
                           field="inputs")
-    examples = load_examples(cfg.train_file, cfg.data_format)
+    train_files = [cfg.train_file, *cfg.extra_train_files]
+    examples = load_training_examples(train_files, cfg.data_format)
     fit, cal = split_by_question(examples, cfg.calibration_fraction, cfg.seed)
     for part, name in ((fit, "fit"), (cal, "calibration")):
         if len({e.label for e in part}) < 2:
             raise DataError(f"the {name} split has only one label; add data or change "
-                            "calibration_fraction", path=cfg.train_file, field="label")
+                            "calibration_fraction", path=", ".join(train_files), field="label")
     x_fit, x_cal = featurise(cfg, fit), featurise(cfg, cal)
     y_fit, y_cal = np.array([e.label for e in fit]), np.array([e.label for e in cal])
     heads = {OVERALL: fit_head(OVERALL, x_fit, y_fit, x_cal, y_cal, cfg)}
@@ -120,7 +122,7 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
         metrics["heldout"] = evaluate(heldout)
         metrics["heldout"]["file"] = cfg.eval_file
     metrics["seconds"] = round(time.monotonic() - started, 1)
-    inspector.info = {"threshold_rule": cfg.threshold_rule, "trained_on": cfg.train_file,
+    inspector.info = {"threshold_rule": cfg.threshold_rule, "trained_on": train_files,
                       # every rule's threshold on the calibration split (a request gate uses
                       # target_recall as the bound below which it never lets a refusal through)
                       "thresholds_by_rule": heads[OVERALL].by_rule,
