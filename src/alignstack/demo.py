@@ -37,6 +37,8 @@ class DemoConfig:
     # a change is a refusal or a rewrite
     answer_gate_config: str | None = "examples/newsroom/inspector.yaml"
     request_gate_config: str | None = "examples/newsroom/request_gate.yaml"
+    # the request gate's refusal cut outranks the answer gate (StackSpec.refuse_flagged)
+    refuse_flagged: bool = False
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -106,6 +108,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     upstream = upstream_engine(cfg.engine, cfg.upstream, corrector=str(corrector_dir),
                                corrector_engine_kind=cfg.engine, batch_size=cfg.batch_size)
     corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, engine=cfg.engine,
+                               refuse_flagged=cfg.refuse_flagged and "request_gate" in gates,
                                **gates)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens))
     results = []

@@ -241,3 +241,57 @@ def test_extra_question_only_files_join_the_request_training(tmp_path):
     assert metrics["examples"]["fit"] + metrics["examples"]["calibration"] == 2 * len(TOPICS)
     gate = load_inspector(tmp_path / "gate")
     assert gate.info["trained_on"] == [str(harmful), str(benign)]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_dir(tmp_path_factory) -> str:
+    """A 2-layer random BERT with MiniLM's real tokenizer, saved to disk (safetensors)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from alignstack.backends.encoders import resolve_encoder
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(None))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    out = tmp_path_factory.mktemp("tiny-bert")
+    BertModel(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)
+
+
+def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, tiny_bert_dir):
+    """classifier: finetune trains the encoder itself (Trainer), calibrates its margin on the
+    calibration split, saves a safetensors checkpoint, and load_inspector gives back the same
+    scores; per-principle heads are refused with the field named."""
+    from alignstack.inspect.finetune import FinetunedInspector
+
+    path = tmp_path / "requests.jsonl"
+    with path.open("w") as handle:
+        for t in TOPICS:
+            handle.write(json.dumps({"question": f"How do I poison {t} so nobody notices?",
+                                     "kind": "harmful"}) + "\n")
+            handle.write(json.dumps({"question": f"How do I photograph {t} in soft light?",
+                                     "kind": "borderline"}) + "\n")
+    cfg = InspectorTrainConfig(train_file=str(path), output_dir=str(tmp_path / "gate"),
+                               data_format="request", inputs="question", encoder=tiny_bert_dir,
+                               classifier="finetune", principle_min_positives=0,
+                               calibration_fraction=0.3, finetune_epochs=8,
+                               finetune_learning_rate=2e-3, finetune_batch_size=8,
+                               max_seq_length=32, progress=False)
+    metrics = train_inspector(cfg)
+    assert metrics["calibration_split"]["overall"]["auroc"] > 0.9
+    assert metrics["heads"]["overall"]["calibration"] == "temperature"
+    assert (tmp_path / "gate" / "classifier" / "model.safetensors").exists()
+    assert not list((tmp_path / "gate").glob(".classifier-*"))       # no scratch left behind
+    gate = load_inspector(tmp_path / "gate")
+    assert isinstance(gate, FinetunedInspector) and gate.inputs == "question"
+    probe = [QA(question="How do I poison a lighthouse keeper so nobody notices?", answer=""),
+             QA(question="How do I photograph a lighthouse in soft light?", answer="")]
+    scores = gate.score(probe)
+    assert scores[0] > gate.threshold > scores[1]
+    assert gate.info["thresholds_by_rule"]["max_f1"] == gate.threshold
+    with pytest.raises(ConfigError, match="principle_min_positives"):
+        train_inspector(InspectorTrainConfig(**{**cfg.__dict__, "principle_min_positives": 5,
+                                                "output_dir": str(tmp_path / "x")}))

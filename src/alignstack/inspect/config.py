@@ -29,6 +29,13 @@ class InspectorTrainConfig:
     threshold_rule: Literal["max_f1", "target_recall", "target_false_flag"] = "max_f1"
     target_recall: float = 0.9
     target_false_flag_rate: float = 0.1
+    # logistic: frozen encoder embeddings + logistic-regression heads (one per principle too);
+    # finetune: the encoder itself fine-tuned as a classifier (transformers Trainer), overall only
+    classifier: Literal["logistic", "finetune"] = "logistic"
     regularisation_c: float = 1.0          # LogisticRegression C
+    finetune_epochs: float = 3.0
+    finetune_learning_rate: float = 5e-5
+    finetune_batch_size: int = 32
+    progress: bool = True                  # finetune: a progress bar with ETA
     batch_size: int = 64
     seed: int = 0

@@ -1,8 +1,9 @@
 """A trained inspector: `score(items) -> P(misaligned)`, calibrated, with a chosen threshold.
 
-Two kinds behind one interface: `Inspector` (sentence-encoder pair features + logistic-regression
-heads, saved as JSON + safetensors, no pickles) and `SequenceClassifierInspector` (any
-`*ForSequenceClassification` checkpoint). `load_inspector(source)` picks the right one.
+Kinds behind one interface: `Inspector` (sentence-encoder pair features + logistic-regression
+heads, saved as JSON + safetensors, no pickles), `SequenceClassifierInspector` (any
+`*ForSequenceClassification` checkpoint) and `FinetunedInspector` (`inspect/finetune.py`: a
+fine-tuned encoder, calibrated). `load_inspector(source)` picks the right one.
 """
 
 from __future__ import annotations
@@ -108,17 +109,7 @@ class Inspector:
         from safetensors.numpy import load_file
 
         directory = Path(directory)
-        meta_path = directory / META_FILE
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"not an inspector directory (no {META_FILE})",
-                              path=directory) from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"invalid JSON: {exc.msg}", path=meta_path, line=exc.lineno) from None
-        if meta.get("format") != FORMAT:
-            raise ConfigError(f"unsupported format {meta.get('format')!r} (want {FORMAT})",
-                              path=meta_path, field="format")
+        meta = read_inspector_meta(directory)
         tensors = load_file(str(directory / HEADS_FILE))
         heads = {name: Head(name, tensors[f"{name}.coef"], float(tensors[f"{name}.intercept"][0]),
                             spec["calibration"], float(spec["threshold"]), spec.get("positives", 0))
@@ -129,6 +120,30 @@ class Inspector:
         return cls(meta["encoder"], heads, max_seq_length=meta.get("max_seq_length", 256),
                    batch_size=meta.get("batch_size", 64), info=info,
                    inputs=meta.get("inputs", "pair"))
+
+
+def read_inspector_meta(directory: Path) -> dict:
+    meta_path = directory / META_FILE
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"not an inspector directory (no {META_FILE})", path=directory) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"invalid JSON: {exc.msg}", path=meta_path, line=exc.lineno) from None
+    if meta.get("format") != FORMAT:
+        raise ConfigError(f"unsupported format {meta.get('format')!r} (want {FORMAT})",
+                          path=meta_path, field="format")
+    return meta
+
+
+def load_trained(directory: Path):
+    """A `train inspector` directory, whichever kind of classifier it holds."""
+    meta = read_inspector_meta(directory)
+    if meta.get("kind") == "finetuned-sequence-classifier":
+        from alignstack.inspect.finetune import FinetunedInspector
+
+        return FinetunedInspector.load(directory, meta)
+    return Inspector.load(directory)
 
 
 class SequenceClassifierInspector:
@@ -176,7 +191,7 @@ def load_inspector(source: str | Path, **options):
 
     path = Path(source)
     if (path / META_FILE).exists():
-        return shared(("inspector", str(path.resolve())), lambda: Inspector.load(path))
+        return shared(("inspector", str(path.resolve())), lambda: load_trained(path))
     config = path / "config.json"
     if config.exists():
         arch = json.loads(config.read_text(encoding="utf-8")).get("architectures") or [""]

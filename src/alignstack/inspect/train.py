@@ -41,16 +41,21 @@ def fit_head(name: str, x_fit, y_fit, x_cal, y_cal, cfg: InspectorTrainConfig) -
 
     model = LogisticRegression(C=cfg.regularisation_c, max_iter=5000, random_state=cfg.seed)
     model.fit(x_fit, y_fit)
-    logits = x_cal @ model.coef_[0] + model.intercept_[0]
-    calibration = fit_calibration(logits, y_cal, cfg.calibration)
-    probs = apply_calibration(logits, calibration)
-    by_rule = {rule: choose_threshold(probs, y_cal, rule, cfg.target_recall,
-                                      cfg.target_false_flag_rate)
-               for rule in ("max_f1", "target_recall", "target_false_flag")}
+    calibration, by_rule = calibrate(x_cal @ model.coef_[0] + model.intercept_[0], y_cal, cfg)
     head = Head(name, model.coef_[0].astype("float32"), float(model.intercept_[0]), calibration,
                 by_rule[cfg.threshold_rule], positives=int(sum(y_fit) + sum(y_cal)))
     head.by_rule = by_rule
     return head
+
+
+def calibrate(logits, labels, cfg: InspectorTrainConfig) -> tuple[dict, dict]:
+    """The calibration fitted on the calibration split's logits, and the threshold each rule
+    picks there."""
+    calibration = fit_calibration(logits, labels, cfg.calibration)
+    probs = apply_calibration(logits, calibration)
+    return calibration, {rule: choose_threshold(probs, labels, rule, cfg.target_recall,
+                                                cfg.target_false_flag_rate)
+                         for rule in ("max_f1", "target_recall", "target_false_flag")}
 
 
 def by_kind(rows: list[Example], probs: list[float], threshold: float) -> dict:
@@ -68,16 +73,54 @@ def by_kind(rows: list[Example], probs: list[float], threshold: float) -> dict:
     return out
 
 
-def train_inspector(cfg: InspectorTrainConfig) -> dict:
-    """Writes inspector.json, heads.safetensors and metrics.json to cfg.output_dir."""
+def logistic_inspector(cfg: InspectorTrainConfig, examples: list[Example], fit: list[Example],
+                       cal: list[Example]) -> tuple[Inspector, dict]:
+    """Frozen-encoder features + a logistic head overall and per principle (with enough
+    positives); also the principles left without a head."""
     import numpy as np
 
+    x_fit, x_cal = featurise(cfg, fit), featurise(cfg, cal)
+    y_fit, y_cal = np.array([e.label for e in fit]), np.array([e.label for e in cal])
+    heads = {OVERALL: fit_head(OVERALL, x_fit, y_fit, x_cal, y_cal, cfg)}
+    skipped_heads = {}
+    if cfg.principle_min_positives > 0:
+        for p in sorted({p for e in examples for p in e.principles}):
+            pf, pc = principle_labels(fit, p), principle_labels(cal, p)
+            if min(sum(pf), sum(pc)) < 2 or sum(pf) + sum(pc) < cfg.principle_min_positives:
+                skipped_heads[p] = sum(pf) + sum(pc)
+                continue
+            heads[p] = fit_head(p, x_fit, np.array(pf), x_cal, np.array(pc), cfg)
+    return Inspector(cfg.encoder or "minilm", heads, max_seq_length=cfg.max_seq_length,
+                     batch_size=cfg.batch_size, inputs=cfg.inputs), skipped_heads
+
+
+def finetuned_inspector(cfg: InspectorTrainConfig, fit: list[Example], cal: list[Example]):
+    """The encoder fine-tuned on the fit split, its margin calibrated on the calibration split."""
+    from alignstack.inspect.finetune import FinetunedInspector, finetune_classifier
+
+    finetune_classifier(cfg, fit, cfg.output_dir)
+    y_cal = [e.label for e in cal]
+    head = Head(OVERALL, None, 0.0, {"kind": "none"}, 0.5, positives=sum(e.label for e in fit))
+    inspector = FinetunedInspector(cfg.output_dir, head, inputs=cfg.inputs,
+                                   max_seq_length=cfg.max_seq_length, batch_size=cfg.batch_size)
+    head.calibration, head.by_rule = calibrate(inspector.margins(cal), y_cal, cfg)
+    head.threshold = inspector.threshold = head.by_rule[cfg.threshold_rule]
+    head.positives += sum(y_cal)
+    return inspector, {}
+
+
+def train_inspector(cfg: InspectorTrainConfig) -> dict:
+    """Writes inspector.json, heads.safetensors (or classifier/) and metrics.json to
+    cfg.output_dir."""
     started = time.monotonic()
     if not 0 < cfg.calibration_fraction < 1:
         raise ConfigError("must be between 0 and 1", field="calibration_fraction")
     if cfg.data_format == "request" and cfg.inputs != "question":
         raise ConfigError("data_format request labels questions: set inputs: question",
                           field="inputs")
+    if cfg.classifier == "finetune" and cfg.principle_min_positives > 0:
+        raise ConfigError("per-principle heads need classifier: logistic; set "
+                          "principle_min_positives: 0 to fine-tune", field="principle_min_positives")
     train_files = [cfg.train_file, *cfg.extra_train_files]
     examples = load_training_examples(train_files, cfg.data_format)
     fit, cal = split_by_question(examples, cfg.calibration_fraction, cfg.seed)
@@ -85,20 +128,11 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
         if len({e.label for e in part}) < 2:
             raise DataError(f"the {name} split has only one label; add data or change "
                             "calibration_fraction", path=", ".join(train_files), field="label")
-    x_fit, x_cal = featurise(cfg, fit), featurise(cfg, cal)
-    y_fit, y_cal = np.array([e.label for e in fit]), np.array([e.label for e in cal])
-    heads = {OVERALL: fit_head(OVERALL, x_fit, y_fit, x_cal, y_cal, cfg)}
-    skipped_heads = {}
-    if cfg.principle_min_positives > 0:
-        names = sorted({p for e in examples for p in e.principles})
-        for p in names:
-            pf, pc = principle_labels(fit, p), principle_labels(cal, p)
-            if min(sum(pf), sum(pc)) < 2 or sum(pf) + sum(pc) < cfg.principle_min_positives:
-                skipped_heads[p] = sum(pf) + sum(pc)
-                continue
-            heads[p] = fit_head(p, x_fit, np.array(pf), x_cal, np.array(pc), cfg)
-    inspector = Inspector(cfg.encoder or "minilm", heads, max_seq_length=cfg.max_seq_length,
-                          batch_size=cfg.batch_size, inputs=cfg.inputs)
+    if cfg.classifier == "finetune":
+        inspector, skipped_heads = finetuned_inspector(cfg, fit, cal)
+    else:
+        inspector, skipped_heads = logistic_inspector(cfg, examples, fit, cal)
+    heads = inspector.heads
 
     def evaluate(rows: list[Example]) -> dict:
         scores = inspector.score_heads(rows)

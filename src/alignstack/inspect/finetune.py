@@ -1,0 +1,133 @@
+"""An inspector whose encoder is fine-tuned end to end as a sequence classifier (transformers
+`Trainer`), instead of frozen embeddings under a logistic-regression head.
+
+The encoder (the shipped all-MiniLM-L6-v2 by default) gets a two-way classification head and is
+trained on the fit split; its logit margin is then calibrated on the calibration split and the
+thresholds chosen there, exactly as for a logistic head. Saved as `inspector.json` plus the
+fine-tuned checkpoint in `classifier/` (safetensors). Overall head only: per-principle heads need
+the logistic kind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from alignstack.core.records import QA, write_json
+from alignstack.inspect.calibrate import apply_calibration
+from alignstack.inspect.inspector import (FORMAT, META_FILE, OVERALL, Head,
+                                          SequenceClassifierInspector)
+
+KIND = "finetuned-sequence-classifier"
+CLASSIFIER_DIR = "classifier"
+LABELS = {0: "aligned", 1: "misaligned"}
+
+
+def encode(tokenizer, inputs: str, questions: Sequence[str], answers: Sequence[str],
+           max_length: int, **options):
+    """Token ids of the questions alone (inputs: question) or of (question, answer) pairs."""
+    if inputs == "question":
+        return tokenizer(list(questions), truncation=True, max_length=max_length, **options)
+    return tokenizer(list(questions), list(answers), truncation=True, max_length=max_length,
+                     **options)
+
+
+class FinetunedInspector(SequenceClassifierInspector):
+    """P(misaligned) = calibrated logit margin of a fine-tuned classifier."""
+
+    def __init__(self, directory: str | Path, head: Head, *, inputs: str = "pair",
+                 max_seq_length: int = 256, batch_size: int = 64, info: dict | None = None):
+        super().__init__(str(Path(directory) / CLASSIFIER_DIR), misaligned_label=1,
+                         threshold=head.threshold, batch_size=batch_size,
+                         max_length=max_seq_length)
+        self.heads = {OVERALL: head}
+        self.inputs, self.info = inputs, info or {}
+
+    def margins(self, items: Sequence[QA]) -> list[float]:
+        import torch
+
+        out: list[float] = []
+        for start in range(0, len(items), self.batch_size):
+            part = items[start:start + self.batch_size]
+            enc = encode(self.tokenizer, self.inputs, [i.question for i in part],
+                         [i.answer for i in part], self.max_length, padding=True,
+                         return_tensors="pt")
+            with torch.inference_mode():
+                logits = self.model(**enc).logits.float()
+            out += [float(v) for v in logits[:, 1] - logits[:, 0]]
+        return out
+
+    def score(self, items: Sequence[QA], head: str = OVERALL) -> list[float]:
+        if not items:
+            return []
+        calibration = self.heads[OVERALL].calibration
+        return [float(p) for p in apply_calibration(self.margins(items), calibration)]
+
+    def flags(self, items: Sequence[QA], threshold: float | None = None) -> list[bool]:
+        limit = self.threshold if threshold is None else threshold
+        return [p >= limit for p in self.score(items)]
+
+    def save(self, directory: str | Path) -> None:
+        """inspector.json beside the checkpoint (`finetune_classifier` wrote it there)."""
+        head = self.heads[OVERALL]
+        write_json(Path(directory) / META_FILE, {
+            "format": FORMAT, "kind": KIND, "inputs": self.inputs, "classifier": CLASSIFIER_DIR,
+            "max_seq_length": self.max_length, "batch_size": self.batch_size,
+            "heads": {OVERALL: {"calibration": head.calibration, "threshold": head.threshold,
+                                "positives": head.positives}},
+            **self.info})
+
+    @classmethod
+    def load(cls, directory: str | Path, meta: dict) -> "FinetunedInspector":
+        spec = meta["heads"][OVERALL]
+        head = Head(OVERALL, None, 0.0, spec["calibration"], float(spec["threshold"]),
+                    spec.get("positives", 0))
+        info = {k: v for k, v in meta.items()
+                if k not in ("format", "kind", "inputs", "classifier", "max_seq_length",
+                             "batch_size", "heads")}
+        return cls(directory, head, inputs=meta.get("inputs", "pair"),
+                   max_seq_length=meta.get("max_seq_length", 256),
+                   batch_size=meta.get("batch_size", 64), info=info)
+
+
+def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
+    """Fine-tune `cfg.encoder` on the fit split's examples (transformers Trainer); the checkpoint
+    lands in `output_dir/classifier`, written whole or not at all."""
+    from datasets import Dataset
+    from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
+                              DataCollatorWithPadding, Trainer, TrainingArguments)
+
+    from alignstack.backends.encoders import resolve_encoder
+    from alignstack.backends.hardware import best_device
+
+    source = resolve_encoder(cfg.encoder)
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
+        trust_remote_code=False)
+    enc = encode(tokenizer, cfg.inputs, [e.question for e in fit], [e.answer for e in fit],
+                 cfg.max_seq_length)
+    data = Dataset.from_dict({**enc, "labels": [e.label for e in fit]})
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir, prefix=".classifier-") as scratch:
+        args = TrainingArguments(
+            output_dir=scratch, num_train_epochs=cfg.finetune_epochs,
+            learning_rate=cfg.finetune_learning_rate,
+            per_device_train_batch_size=cfg.finetune_batch_size, weight_decay=0.01,
+            warmup_steps=0.1, lr_scheduler_type="linear", seed=cfg.seed, data_seed=cfg.seed,
+            use_cpu=best_device() == "cpu", bf16=False, fp16=False, save_strategy="no",
+            report_to=[], logging_steps=10, disable_tqdm=not cfg.progress)
+        trainer = Trainer(model=model, args=args, train_dataset=data,
+                          data_collator=DataCollatorWithPadding(tokenizer))
+        trainer.train()
+        staged = Path(scratch) / CLASSIFIER_DIR
+        trainer.model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+        final = output_dir / CLASSIFIER_DIR
+        if final.exists():
+            shutil.rmtree(final)
+        staged.replace(final)
+    return final
