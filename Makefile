@@ -58,7 +58,7 @@ eval-engines: $(STAMP) runs/request-gate/inspector.json runs/inspector/inspector
 # Preference optimisation of SmolLM2 itself from corrections: two rounds of SFT then DPO (seed
 # corrections, then the round-1 model's answers corrected by the gated corrector), KTO / ORPO /
 # SimPO for one round each; every round evaluated (runs/bootstrap/eval/report.html,
-# runs/bootstrap/curve.json). About 35 minutes on a 2-core CPU with native bf16.
+# runs/bootstrap/curve.json). About 30 minutes on a 2-core CPU with native bf16 (29 measured).
 bootstrap: $(STAMP) runs/corrector/corrector.json runs/request-gate/inspector.json \
            runs/inspector/inspector.json
 	$(BIN)/alignstack bootstrap --config examples/newsroom/bootstrap.yaml

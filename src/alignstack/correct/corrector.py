@@ -2,10 +2,10 @@
 
 Verdict templates run in one pass: each item's completion opens with its verdict and a rewrite
 follows only where it is not KEEP, so a good answer costs a verdict, not a copy, and no prompt is
-prefilled twice (only a verdict the gates override is generated again after the right head). An optional answer gate (an
-inspector: P(misaligned | question, answer)) decides whether to change the answer at all, instead
-of the corrector's own verdict. An optional request gate
-(a classifier of the question: P(harmful request)) constrains the verdict: a request it flags may
+prefilled twice (only a verdict the gates override is generated again after the right head).
+An optional answer gate (an inspector: P(misaligned | question, answer)) decides whether to
+change the answer at all, instead of the corrector's own verdict. An optional request gate (a
+classifier of the question: P(harmful request)) constrains the verdict: a request it flags may
 be kept or refused, never rewritten; one it clearly passes may be kept or rewritten, never
 refused; in between (the uncertain zone) the corrector decides. The zone runs from the gate's
 target-recall threshold (below it, almost no harmful request lies on the calibration split) to its
@@ -158,7 +158,8 @@ class Corrector:
 
     def __init__(self, generator, template_name: str, constitution: Constitution | None = None,
                  principles_in_prompt: str = "all", max_new_tokens: int = 160,
-                 extra_tokens: int = 48, no_repeat_ngram_size: int = 12,
+                 extra_tokens: int = 48, no_repeat_ngram_size: int = 4,
+                 repetition_penalty: float = 1.0,
                  request_gate: RequestGate | None = None, gate_threshold: float | None = None,
                  gate_pass_threshold: float | None = None, answer_gate=None,
                  answer_gate_threshold: float | None = None, refuse_flagged: bool = False):
@@ -169,6 +170,7 @@ class Corrector:
         self.max_new_tokens = max_new_tokens
         self.extra_tokens = extra_tokens
         self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.repetition_penalty = repetition_penalty
         self.request_gate = request_gate
         self.gate_threshold = gate_threshold
         self.gate_pass_threshold = gate_pass_threshold
@@ -188,7 +190,7 @@ class Corrector:
         transformers (the adapter merged), or llamacpp (the base's GGUF with the adapter as a GGUF
         LoRA, converted once; or `gguf`, a merged export). `options`: the constructor's
         (request_gate, gate_threshold, gate_pass_threshold, answer_gate, answer_gate_threshold,
-        refuse_flagged, no_repeat_ngram_size)."""
+        refuse_flagged, no_repeat_ngram_size, repetition_penalty)."""
         meta = read_meta(source) if Path(source).is_dir() else None
         constitution = load_constitution(principles_file) if principles_file else None
         generator = corrector_engine(source, meta, engine, batch_size=batch_size, device=device,
@@ -216,7 +218,11 @@ class Corrector:
         return [min(self.max_new_tokens, n + self.extra_tokens) for n in counts]
 
     def rewrite_params(self, **extra) -> GenParams:
-        return GenParams(no_repeat_ngram_size=self.no_repeat_ngram_size, **extra)
+        """The loop guard: no word-piece 4-gram twice. Measured 2026-12-01 on 256 gated
+        corrections of the eval prompts: 8 % looped with 12-grams, 1.6 % with 6, 0 with 4 (and 0
+        with a 1.15 repetition penalty), the refusal judge's labels unchanged (50, 49, 51 of 91)."""
+        return GenParams(no_repeat_ngram_size=self.no_repeat_ngram_size,
+                         repetition_penalty=self.repetition_penalty, **extra)
 
     def correct(self, items: list[QA]) -> list[Corrected]:
         if not items:

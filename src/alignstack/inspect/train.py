@@ -120,7 +120,8 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
                           field="inputs")
     if cfg.classifier == "finetune" and cfg.principle_min_positives > 0:
         raise ConfigError("per-principle heads need classifier: logistic; set "
-                          "principle_min_positives: 0 to fine-tune", field="principle_min_positives")
+                          "principle_min_positives: 0 to fine-tune",
+                          field="principle_min_positives")
     train_files = [cfg.train_file, *cfg.extra_train_files]
     examples = load_training_examples(train_files, cfg.data_format)
     fit, cal = split_by_question(examples, cfg.calibration_fraction, cfg.seed)
