@@ -277,8 +277,8 @@ def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, tiny_b
     cfg = InspectorTrainConfig(train_file=str(path), output_dir=str(tmp_path / "gate"),
                                data_format="request", inputs="question", encoder=tiny_bert_dir,
                                classifier="finetune", principle_min_positives=0,
-                               calibration_fraction=0.3, finetune_epochs=8,
-                               finetune_learning_rate=2e-3, finetune_batch_size=8,
+                               calibration_fraction=0.3, finetune_epochs=15,
+                               finetune_learning_rate=3e-3, finetune_batch_size=8,
                                max_seq_length=32, progress=False)
     metrics = train_inspector(cfg)
     assert metrics["calibration_split"]["overall"]["auroc"] > 0.9
