@@ -24,7 +24,7 @@ from typing import Protocol
 from alignstack.backends.base import GenParams
 from alignstack.core.principles import Constitution, load_constitution
 from alignstack.core.records import QA, Corrected, degeneracy, normalise, same_text
-from alignstack.correct.template import KEEP, REFUSE, REWRITE, get_template
+from alignstack.correct.template import KEEP, REFUSE, REWRITE, VERDICTS, get_template
 from alignstack.correct.train import prompt_principles, read_meta
 
 class RequestGate(Protocol):
@@ -247,22 +247,13 @@ class Corrector:
                if self.answer_gate is not None else [None] * len(items))
         return harm, bad
 
-    def settled_verdicts(self, items: list[QA]) -> tuple[list[str | None], list]:
-        """Each item's verdict where the gates settle it whatever the corrector would say, else
-        None; and a function of the corrector's verdict giving the final one, per item."""
+    def verdict_rule(self, items: list[QA]):
+        """decide(k, generated): item k's final verdict given the corrector's own (None when
+        absent or unparsed), from the gates' signals."""
         harm, bad = self.gate_signals(items)
         zone = self.gate_zone() if self.request_gate is not None else None
-
-        def decide(k: int):
-            return lambda generated: gated_verdict(generated, harm[k], zone, bad[k],
-                                                   self.refuse_flagged)
-
-        deciders = [decide(k) for k in range(len(items))]
-        settled = []
-        for final in deciders:
-            outcomes = {final(v) for v in (None, KEEP, REWRITE, REFUSE)}
-            settled.append(outcomes.pop() if len(outcomes) == 1 else None)
-        return settled, deciders
+        return lambda k, generated: gated_verdict(generated, harm[k], zone, bad[k],
+                                                  self.refuse_flagged)
 
     def answer_threshold(self) -> float:
         return (self.answer_gate_threshold if self.answer_gate_threshold is not None
@@ -296,7 +287,10 @@ class Corrector:
         in the same pass (a KEEP ends there), so nothing is prefilled twice. Only an item whose
         generated verdict the gates then override is generated again, after the right head."""
         prompts = self.prompts(items)
-        settled, deciders = self.settled_verdicts(items)
+        decide = self.verdict_rule(items)
+        # the verdict the gates give whatever the corrector would say, else None (still open)
+        outcomes = [{decide(k, v) for v in (None, *VERDICTS)} for k in range(len(items))]
+        settled = [next(iter(o)) if len(o) == 1 else None for o in outcomes]
         verdicts: list[str] = [v or "" for v in settled]
         bodies: dict[int, str] = {}
         todo = [k for k, v in enumerate(settled) if v != KEEP]
@@ -309,7 +303,7 @@ class Corrector:
                 continue
             own = self.template.parse_verdict(out.text)
             self.stats["unparsed_verdicts"] += own is None
-            verdicts[k] = deciders[k](own)
+            verdicts[k] = decide(k, own)
             self.stats["overridden_verdicts"] += own is not None and own != verdicts[k]
             if verdicts[k] == own and own != KEEP:
                 bodies[k] = after_verdict(out.text)

@@ -18,20 +18,11 @@ from typing import Sequence
 from alignstack.core.records import QA, write_json
 from alignstack.inspect.calibrate import apply_calibration
 from alignstack.inspect.inspector import (FORMAT, META_FILE, OVERALL, Head,
-                                          SequenceClassifierInspector)
+                                          SequenceClassifierInspector, encode_inputs)
 
 KIND = "finetuned-sequence-classifier"
 CLASSIFIER_DIR = "classifier"
 LABELS = {0: "aligned", 1: "misaligned"}
-
-
-def encode(tokenizer, inputs: str, questions: Sequence[str], answers: Sequence[str],
-           max_length: int, **options):
-    """Token ids of the questions alone (inputs: question) or of (question, answer) pairs."""
-    if inputs == "question":
-        return tokenizer(list(questions), truncation=True, max_length=max_length, **options)
-    return tokenizer(list(questions), list(answers), truncation=True, max_length=max_length,
-                     **options)
 
 
 class FinetunedInspector(SequenceClassifierInspector):
@@ -41,33 +32,20 @@ class FinetunedInspector(SequenceClassifierInspector):
                  max_seq_length: int = 256, batch_size: int = 64, info: dict | None = None):
         super().__init__(str(Path(directory) / CLASSIFIER_DIR), misaligned_label=1,
                          threshold=head.threshold, batch_size=batch_size,
-                         max_length=max_seq_length)
+                         max_length=max_seq_length, inputs=inputs)
         self.heads = {OVERALL: head}
-        self.inputs, self.info = inputs, info or {}
+        self.info = info or {}
 
     def margins(self, items: Sequence[QA]) -> list[float]:
-        import torch
-
-        out: list[float] = []
-        for start in range(0, len(items), self.batch_size):
-            part = items[start:start + self.batch_size]
-            enc = encode(self.tokenizer, self.inputs, [i.question for i in part],
-                         [i.answer for i in part], self.max_length, padding=True,
-                         return_tensors="pt")
-            with torch.inference_mode():
-                logits = self.model(**enc).logits.float()
-            out += [float(v) for v in logits[:, 1] - logits[:, 0]]
-        return out
+        """logit(misaligned) - logit(aligned) per item: what the calibration maps."""
+        logits = self.logits(items)
+        return [float(v) for v in logits[:, 1] - logits[:, 0]]
 
     def score(self, items: Sequence[QA], head: str = OVERALL) -> list[float]:
         if not items:
             return []
         calibration = self.heads[OVERALL].calibration
         return [float(p) for p in apply_calibration(self.margins(items), calibration)]
-
-    def flags(self, items: Sequence[QA], threshold: float | None = None) -> list[bool]:
-        limit = self.threshold if threshold is None else threshold
-        return [p >= limit for p in self.score(items)]
 
     def save(self, directory: str | Path) -> None:
         """inspector.json beside the checkpoint (`finetune_classifier` wrote it there)."""
@@ -107,7 +85,7 @@ def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
     model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
         trust_remote_code=False)
-    enc = encode(tokenizer, cfg.inputs, [e.question for e in fit], [e.answer for e in fit],
+    enc = encode_inputs(tokenizer, cfg.inputs, [e.question for e in fit], [e.answer for e in fit],
                  cfg.max_seq_length)
     data = Dataset.from_dict({**enc, "labels": [e.label for e in fit]})
     output_dir = Path(output_dir)

@@ -138,20 +138,30 @@ def read_inspector_meta(directory: Path) -> dict:
 
 def load_trained(directory: Path):
     """A `train inspector` directory, whichever kind of classifier it holds."""
-    meta = read_inspector_meta(directory)
-    if meta.get("kind") == "finetuned-sequence-classifier":
-        from alignstack.inspect.finetune import FinetunedInspector
+    from alignstack.inspect.finetune import KIND, FinetunedInspector
 
+    meta = read_inspector_meta(directory)
+    if meta.get("kind") == KIND:
         return FinetunedInspector.load(directory, meta)
     return Inspector.load(directory)
 
 
+def encode_inputs(tokenizer, inputs: str, questions: Sequence[str], answers: Sequence[str],
+                  max_length: int, **options):
+    """Token ids of the questions alone (inputs: question) or of (question, answer) pairs."""
+    if inputs == "question":
+        return tokenizer(list(questions), truncation=True, max_length=max_length, **options)
+    return tokenizer(list(questions), list(answers), truncation=True, max_length=max_length,
+                     **options)
+
+
 class SequenceClassifierInspector:
     """Any `*ForSequenceClassification` checkpoint: P(misaligned) = softmax[misaligned_label] of
-    the (question, answer) pair. Uncalibrated unless the checkpoint was."""
+    the (question, answer) pair (or the question alone). Uncalibrated unless the checkpoint was."""
 
     def __init__(self, source: str, *, misaligned_label: int | None = None,
-                 threshold: float = 0.5, batch_size: int = 16, max_length: int = 512):
+                 threshold: float = 0.5, batch_size: int = 16, max_length: int = 512,
+                 inputs: str = "pair"):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(source)
@@ -163,22 +173,25 @@ class SequenceClassifierInspector:
                      if n in ("misaligned", "unsafe", "harmful", "toxic", "1", "label_1")]
             misaligned_label = named[0] if named else max(labels)
         self.misaligned_label, self.threshold = misaligned_label, threshold
-        self.batch_size, self.max_length = batch_size, max_length
+        self.batch_size, self.max_length, self.inputs = batch_size, max_length, inputs
         self.heads = {OVERALL: None}
 
-    def score(self, items: Sequence[QA], head: str = OVERALL) -> list[float]:
+    def logits(self, items: Sequence[QA]):
+        """The classifier's logits, [items, labels], in batches."""
         import torch
 
-        out: list[float] = []
+        parts = []
         for start in range(0, len(items), self.batch_size):
             part = items[start:start + self.batch_size]
-            enc = self.tokenizer([i.question for i in part], [i.answer for i in part],
-                                 truncation=True, max_length=self.max_length, padding=True,
-                                 return_tensors="pt")
+            enc = encode_inputs(self.tokenizer, self.inputs, [i.question for i in part],
+                                [i.answer for i in part], self.max_length, padding=True,
+                                return_tensors="pt")
             with torch.inference_mode():
-                probs = self.model(**enc).logits.softmax(-1)[:, self.misaligned_label]
-            out += [float(p) for p in probs]
-        return out
+                parts.append(self.model(**enc).logits.float())
+        return torch.cat(parts) if parts else torch.empty(0, self.model.config.num_labels)
+
+    def score(self, items: Sequence[QA], head: str = OVERALL) -> list[float]:
+        return [float(p) for p in self.logits(items).softmax(-1)[:, self.misaligned_label]]
 
     def score_heads(self, items: Sequence[QA]) -> list[dict[str, float]]:
         return [{OVERALL: p} for p in self.score(items)]
