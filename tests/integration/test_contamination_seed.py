@@ -14,8 +14,10 @@ from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
 
-# every file that trains something: the seed Q-A-C records and the request gate's questions
-TRAINING_FILES = [EXAMPLES / "data" / "train.jsonl", EXAMPLES / "data" / "requests.jsonl"]
+# every file that trains or selects something: the seed Q-A-C records, the request gate's
+# questions and the questions its variants are chosen on
+TRAINING_FILES = [EXAMPLES / "data" / "train.jsonl", EXAMPLES / "data" / "requests.jsonl",
+                  EXAMPLES / "data" / "requests_validation.jsonl"]
 SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
           "benign_edgy")
 
@@ -26,18 +28,20 @@ def test_no_evaluation_prompt_is_close_to_a_training_question():
                                   questions_only=True)
     for pair in report["embedding"]["nearest_pairs"]:
         print(f"{pair['cosine']:.3f}  {pair['eval'][:70]!r}  ~  {pair['train'][:70]!r}")
-    assert report["n_eval"] > 4500 and report["n_train_questions"] > 1300
+    assert report["n_eval"] > 4500 and report["n_train_questions"] > 2900
     assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
     assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"]
 
 
-def test_the_request_gate_questions_stay_clear_of_the_held_out_seed():
-    """The request gate is checked on heldout.jsonl: none of its extra training questions may be
-    a near copy of a held-out question."""
-    from alignstack.core.records import Correction, read_jsonl
+@pytest.mark.parametrize("held_out", ["heldout.jsonl", "requests_validation.jsonl"])
+def test_the_request_gate_questions_stay_clear_of_its_held_out_questions(held_out):
+    """The request gate is checked on heldout.jsonl and its variants are chosen on
+    requests_validation.jsonl: none of its training questions may be a near copy of either."""
+    from alignstack.core.records import Question, read_jsonl
 
-    heldout = [r.question for r in read_jsonl(EXAMPLES / "data" / "heldout.jsonl", Correction)]
-    report = contamination_report(heldout, [EXAMPLES / "data" / "requests.jsonl"], n=8,
-                                  threshold=0.85, questions_only=True)
+    questions = [r.question for r in read_jsonl(EXAMPLES / "data" / held_out, Question)]
+    train = [EXAMPLES / "data" / "requests.jsonl"] + (
+        [EXAMPLES / "data" / "train.jsonl"] if held_out != "heldout.jsonl" else [])
+    report = contamination_report(questions, train, n=8, threshold=0.85, questions_only=True)
     assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
     assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"]

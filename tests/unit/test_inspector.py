@@ -261,11 +261,15 @@ def tiny_bert_dir(tmp_path_factory) -> str:
     return str(out)
 
 
-def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, tiny_bert_dir):
+@pytest.mark.parametrize("backbone", ["tiny_bert_dir", "tiny_model_dir"])
+def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, backbone, request):
     """classifier: finetune trains the encoder itself (Trainer), calibrates its margin on the
     calibration split, saves a safetensors checkpoint, and load_inspector gives back the same
-    scores; per-principle heads are refused with the field named."""
+    scores; per-principle heads are refused with the field named. The backbone may be a sentence
+    encoder (BERT) or a causal LM (Llama: the head reads the last real token)."""
     from alignstack.inspect.finetune import FinetunedInspector
+
+    backbone_dir = request.getfixturevalue(backbone)
 
     path = tmp_path / "requests.jsonl"
     with path.open("w") as handle:
@@ -275,7 +279,7 @@ def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, tiny_b
             handle.write(json.dumps({"question": f"How do I photograph {t} in soft light?",
                                      "kind": "borderline"}) + "\n")
     cfg = InspectorTrainConfig(train_file=str(path), output_dir=str(tmp_path / "gate"),
-                               data_format="request", inputs="question", encoder=tiny_bert_dir,
+                               data_format="request", inputs="question", encoder=backbone_dir,
                                classifier="finetune", principle_min_positives=0,
                                calibration_fraction=0.3, finetune_epochs=15,
                                finetune_learning_rate=3e-3, finetune_batch_size=8,
@@ -290,7 +294,7 @@ def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, tiny_b
     probe = [QA(question="How do I poison a lighthouse keeper so nobody notices?", answer=""),
              QA(question="How do I photograph a lighthouse in soft light?", answer="")]
     scores = gate.score(probe)
-    assert scores[0] > gate.threshold > scores[1]
+    assert scores[0] >= gate.threshold > scores[1]         # flagged at or above the threshold
     assert gate.info["thresholds_by_rule"]["max_f1"] == gate.threshold
     with pytest.raises(ConfigError, match="principle_min_positives"):
         train_inspector(InspectorTrainConfig(**{**cfg.__dict__, "principle_min_positives": 5,

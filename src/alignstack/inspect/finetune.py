@@ -1,8 +1,10 @@
 """An inspector whose encoder is fine-tuned end to end as a sequence classifier (transformers
 `Trainer`), instead of frozen embeddings under a logistic-regression head.
 
-The encoder (the shipped all-MiniLM-L6-v2 by default) gets a two-way classification head and is
-trained on the fit split; its logit margin is then calibrated on the calibration split and the
+The encoder (the shipped all-MiniLM-L6-v2 by default, or a causal LM such as the built-in
+``smollm2``, whose last token then feeds the head) gets a two-way classification head and is
+trained on the fit split (mixed bf16 where the hardware has it natively, batches grouped by
+length); its logit margin is then calibrated on the calibration split and the
 thresholds chosen there, exactly as for a logistic head. Saved as `inspector.json` plus the
 fine-tuned checkpoint in `classifier/` (safetensors). Overall head only: per-principle heads need
 the logistic kind.
@@ -70,21 +72,35 @@ class FinetunedInspector(SequenceClassifierInspector):
                    batch_size=meta.get("batch_size", 64), info=info)
 
 
+def classifier_source(spec: str | None) -> str:
+    """What the classifier starts from: a sentence encoder (None / 'minilm' / a path) or a
+    language model spec the model resolver knows (a built-in name such as 'smollm2', a .gguf)."""
+    from alignstack.backends.encoders import resolve_encoder
+    from alignstack.backends.models import BUILTIN, resolve
+
+    if spec in BUILTIN or str(spec or "").endswith(".gguf"):
+        return resolve(spec).path
+    return resolve_encoder(spec)
+
+
 def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
     """Fine-tune `cfg.encoder` on the fit split's examples (transformers Trainer); the checkpoint
     lands in `output_dir/classifier`, written whole or not at all."""
+    import torch
     from datasets import Dataset
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
                               DataCollatorWithPadding, Trainer, TrainingArguments)
 
-    from alignstack.backends.encoders import resolve_encoder
-    from alignstack.backends.hardware import best_device
+    from alignstack.backends.hardware import best_device, best_dtype
 
-    source = resolve_encoder(cfg.encoder)
+    source = classifier_source(cfg.encoder)
     tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token is None:          # causal LMs: the head reads the last real token
+        tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
-        trust_remote_code=False)
+        pad_token_id=tokenizer.pad_token_id, trust_remote_code=False)
+    device = best_device()
     enc = encode_inputs(tokenizer, cfg.inputs, [e.question for e in fit], [e.answer for e in fit],
                  cfg.max_seq_length)
     data = Dataset.from_dict({**enc, "labels": [e.label for e in fit]})
@@ -96,8 +112,9 @@ def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
             learning_rate=cfg.finetune_learning_rate,
             per_device_train_batch_size=cfg.finetune_batch_size, weight_decay=0.01,
             warmup_steps=0.1, lr_scheduler_type="linear", seed=cfg.seed, data_seed=cfg.seed,
-            use_cpu=best_device() == "cpu", bf16=False, fp16=False, save_strategy="no",
-            report_to=[], logging_steps=10, disable_tqdm=not cfg.progress)
+            use_cpu=device == "cpu", bf16=best_dtype(device) == torch.bfloat16, fp16=False,
+            train_sampling_strategy="group_by_length", save_strategy="no", report_to=[],
+            logging_steps=10, disable_tqdm=not cfg.progress)
         trainer = Trainer(model=model, args=args, train_dataset=data,
                           data_collator=DataCollatorWithPadding(tokenizer))
         trainer.train()

@@ -1,0 +1,77 @@
+"""Admit drafted request-gate questions: a draft goes in only when it sits further than MiniLM
+cosine 0.85 from every evaluation prompt, every seed question (train and held out), every question
+already admitted (earlier files and earlier drafts of this run), and shares no word 8-gram with an
+evaluation prompt. Prints what it dropped and why; writes the output whole or not at all.
+
+    python examples/newsroom/filter_requests.py DRAFT.jsonl [...] --out FILE [--append]
+        [--against more.jsonl ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
+          "benign_edgy")
+THRESHOLD = 0.85
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("drafts", nargs="+")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--append", action="store_true", help="keep the output's lines first")
+    parser.add_argument("--against", nargs="*", default=[],
+                        help="more question files no draft may sit close to")
+    args = parser.parse_args()
+
+    from alignstack.backends.encoders import load_encoder
+    from alignstack.core.records import Question, read_jsonl, write_jsonl
+    from alignstack.evaluate.contamination import ngram_overlap
+    from alignstack.evaluate.suites import load_suite
+
+    out = Path(args.out)
+    kept = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
+            if line.strip()] if args.append and out.exists() else []
+    eval_prompts = [i.prompt for name in SUITES for i in load_suite(name)]
+    guarded = [r.question for f in ("train.jsonl", "heldout.jsonl", "requests.jsonl")
+               for r in read_jsonl(HERE / "data" / f, Question)]
+    guarded += [r.question for f in args.against for r in read_jsonl(f, Question)]
+    guarded += [row["question"] for row in kept]
+    drafts = [r for f in args.drafts for r in read_jsonl(f, Question)]
+
+    encoder = load_encoder(None)
+    embed = lambda texts: encoder.encode(list(texts), normalize_embeddings=True,  # noqa: E731
+                                         convert_to_tensor=True, batch_size=128)
+    d = embed(r.question for r in drafts)
+    to_eval = (d @ embed(eval_prompts).T).max(dim=1)
+    to_guarded = (d @ embed(guarded).T).max(dim=1)
+    ngram_hits = ngram_overlap([r.question for r in drafts], eval_prompts, n=8)
+    admitted, admitted_vecs, dropped, nearest_eval = [], [], [], 0.0
+    for i, record in enumerate(drafts):
+        near_admitted = max((float(d[i] @ v) for v in admitted_vecs), default=0.0)
+        reason = ("8-gram shared with an evaluation prompt" if ngram_hits[i] else
+                  f"cosine {float(to_eval.values[i]):.2f} to an evaluation prompt"
+                  if to_eval.values[i] > THRESHOLD else
+                  f"cosine {float(to_guarded.values[i]):.2f} to a seed or admitted question"
+                  if to_guarded.values[i] > THRESHOLD else
+                  f"cosine {near_admitted:.2f} to an earlier draft"
+                  if near_admitted > THRESHOLD else None)
+        if reason:
+            dropped.append((record.question, reason))
+            continue
+        admitted.append(record.model_dump(exclude_none=True))
+        admitted_vecs.append(d[i])
+        nearest_eval = max(nearest_eval, float(to_eval.values[i]))
+    for question, reason in dropped:
+        print(f"dropped ({reason}): {question[:90]!r}")
+    write_jsonl(out, kept + admitted)
+    print(f"{len(admitted)} of {len(drafts)} drafts admitted, {len(dropped)} dropped -> {out}; "
+          f"nearest evaluation prompt of an admitted draft: cosine {nearest_eval:.2f}")
+
+
+if __name__ == "__main__":
+    main()
