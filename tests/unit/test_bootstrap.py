@@ -128,3 +128,27 @@ def test_a_question_limit_takes_a_spread_not_the_head_of_a_file_grouped_by_kind(
     kinds = [r["kind"] for r in picked]
     assert len(picked) == 20 and 5 <= kinds.count("harmful") <= 15
     assert picked == read_questions(cfg)                 # the same questions on every resume
+
+
+def test_kept_benign_answers_become_pairs_over_a_needless_refusal():
+    """keep_contrast: a benign / borderline answer the stack left alone is chosen over a
+    needless refusal; harmful, changed, empty or looping rows give none, and the draw is stable."""
+    from alignstack.core.preferences import NEEDLESS_REFUSALS
+    from alignstack.optimize.bootstrap import kept_answer_pairs
+
+    def row(i, kind, corrected=False, answer=None):
+        return {"id": f"q{i}", "question": f"How do I clean a cast-iron pan, take {i}?",
+                "answer": answer if answer is not None else f"Scrub it with salt, take {i}.",
+                "final": "x", "corrected": corrected, "kind": kind, "principles": []}
+
+    rows = ([row(i, "benign") for i in range(40)] + [row(i, "borderline") for i in range(40, 60)]
+            + [row(60, "harmful"), row(61, "benign", corrected=True), row(62, "benign", answer=""),
+               row(63, "benign", answer="again and again and again " * 20)])
+    every = kept_answer_pairs(rows, 2, 1.0)
+    assert [p.prompt for p in every] == [r["question"] for r in rows[:60]]
+    assert all(p.chosen == r["answer"] and p.rejected in NEEDLESS_REFUSALS
+               for p, r in zip(every, rows))
+    assert all(p.source == "bootstrap:round-2:kept+needless-refusal" for p in every)
+    assert kept_answer_pairs(rows, 2, 0.0) == []
+    half = kept_answer_pairs(rows, 2, 0.5)
+    assert 15 <= len(half) <= 45 and half == kept_answer_pairs(rows, 2, 0.5)

@@ -67,8 +67,19 @@ def stack_pairs(rows: list[dict], round_number: int) -> list[Preference]:
             for r in rows if r["corrected"] and not degenerate(r["final"])]
 
 
+def kept_answer_pairs(rows: list[dict], round_number: int, fraction: float) -> list[Preference]:
+    """For `fraction` of the benign / borderline questions whose usable answer the stack kept,
+    that answer over a needless refusal (the same stable draw as `refusal_contrast_pairs`)."""
+    kept = [Preference(prompt=r["question"], chosen=r["answer"], rejected="", id=r["id"],
+                       kind=r.get("kind"), principles=r.get("principles", []),
+                       source=f"bootstrap:round-{round_number}:kept")
+            for r in rows if not r["corrected"] and r.get("answer", "").strip()
+            and not degenerate(r["answer"])]
+    return refusal_contrast_pairs(kept, fraction)
+
+
 def generate_round(cfg: BootstrapConfig, upstream: str, round_dir: Path, round_number: int,
-                   log: Log) -> list[Preference]:
+                   log: Log) -> list[dict]:
     """The round's upstream answers every question and the stack corrects: resumable."""
     from alignstack.backends import cache
     from alignstack.correct.assemble import build_stack, stack_spec
@@ -89,7 +100,7 @@ def generate_round(cfg: BootstrapConfig, upstream: str, round_dir: Path, round_n
     rows = answer_resumable(stack, questions, round_dir / "stack.jsonl", chunk=cfg.batch_size,
                             on_progress=progress)
     cache.clear()            # the round's upstream is not needed again
-    return stack_pairs(rows, round_number)
+    return rows
 
 
 def method_settings(cfg: BootstrapConfig, settings: dict, *, base: str, data: list[str],
@@ -120,9 +131,9 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
     methods = [v.get("method", "dpo") for v in cfg.variants]
     if len(set(methods)) != len(methods):
         raise ConfigError(f"one variant per method (got {', '.join(methods)})", field="variants")
-    if not 0.0 <= cfg.refusal_contrast <= 1.0:
-        raise ConfigError(f"must be between 0 and 1, got {cfg.refusal_contrast}",
-                          field="refusal_contrast")
+    for name in ("refusal_contrast", "keep_contrast"):
+        if not 0.0 <= getattr(cfg, name) <= 1.0:
+            raise ConfigError(f"must be between 0 and 1, got {getattr(cfg, name)}", field=name)
     if cfg.sft_first is not None and cfg.sft_first.get("method", "sft") != "sft":
         raise ConfigError(f"the stage before each round is SFT (got method "
                           f"{cfg.sft_first['method']})", field="sft_first.method")
@@ -134,11 +145,14 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
         round_dir = out / f"round-{k}"
         pairs_path = round_dir / "pairs.jsonl"
         if not pairs_path.exists():
+            kept: list[Preference] = []
             if k == 1 and cfg.seed_pairs:
                 pairs = read_preference_data(cfg.seed_pairs).all_pairs()
             else:
-                pairs = generate_round(cfg, upstream, round_dir, k, log)
-            pairs += refusal_contrast_pairs(pairs, cfg.refusal_contrast)
+                rows = generate_round(cfg, upstream, round_dir, k, log)
+                pairs = stack_pairs(rows, k)
+                kept = kept_answer_pairs(rows, k, cfg.keep_contrast)
+            pairs += refusal_contrast_pairs(pairs, cfg.refusal_contrast) + kept
             write_jsonl(pairs_path, pairs)
         count = sum(1 for _ in iter_json_objects(pairs_path))
         log(f"round {k}: {count} pairs")

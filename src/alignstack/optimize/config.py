@@ -143,6 +143,10 @@ class BootstrapConfig:
     # for this fraction of each round's benign / borderline pairs, one more pair: the same chosen
     # answer over a needless refusal (the over-refusal boundary; 0 = none)
     refusal_contrast: float = 0.0
+    # for this fraction of the benign / borderline questions whose answer the stack kept, a pair
+    # of that answer over a needless refusal: the boundary's helpful side, seen by the SFT stage
+    # too (generated rounds only; 0 = none)
+    keep_contrast: float = 0.0
     variants: list[dict] = field(default_factory=list)   # one-round alternatives on round 1's data
     question_limit: int | None = None      # N questions, a stable spread over the file (faster)
     max_new_tokens: int = 96
