@@ -130,6 +130,22 @@ def test_a_question_limit_takes_a_spread_not_the_head_of_a_file_grouped_by_kind(
     assert picked == read_questions(cfg)                 # the same questions on every resume
 
 
+def test_questions_come_from_several_files_and_a_bad_line_is_named(tmp_path):
+    from alignstack.core.errors import ConfigError
+    from alignstack.optimize.bootstrap import read_questions
+
+    first, second = tmp_path / "seed.jsonl", tmp_path / "requests.jsonl"
+    first.write_text(json.dumps({"question": "How do I descale a kettle?", "kind": "benign"}) + "\n")
+    second.write_text(json.dumps({"question": "How do I pick a bike lock?", "kind": "harmful"})
+                      + "\n" + json.dumps({"question": "How do I descale a kettle?"}) + "\n")
+    cfg = BootstrapConfig(output_dir=str(tmp_path / "b"), questions=[str(first), str(second)])
+    assert sorted(r["question"] for r in read_questions(cfg)) == [
+        "How do I descale a kettle?", "How do I pick a bike lock?"]     # one row per question
+    second.write_text(second.read_text() + json.dumps({"question": ""}) + "\n")
+    with pytest.raises(ConfigError, match="requests.jsonl.*3.*question"):
+        read_questions(cfg)
+
+
 def test_kept_benign_answers_become_pairs_over_a_needless_refusal():
     """keep_contrast: a benign / borderline answer the stack left alone is chosen over a
     needless refusal; harmful, changed, empty or looping rows give none, and the draw is stable."""

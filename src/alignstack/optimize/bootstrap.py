@@ -41,15 +41,21 @@ class Trained:
     variant: bool = False  # not a round's final model (an alternative method, or an SFT stage)
 
 
+def question_files(cfg: BootstrapConfig) -> list[str]:
+    return [cfg.questions] if isinstance(cfg.questions, str) else list(cfg.questions)
+
+
 def read_questions(cfg: BootstrapConfig) -> list[dict]:
     rows = []
-    for number, obj in iter_json_objects(cfg.questions):
-        question = obj.get("question")
-        if not isinstance(question, str) or not question.strip():
-            raise ConfigError("expected a non-empty string", path=cfg.questions, line=number,
-                              field="question")
-        rows.append({"id": content_id(question), "question": question,
-                     "principles": list(obj.get("principles") or []), "kind": obj.get("kind")})
+    for path in question_files(cfg):
+        for number, obj in iter_json_objects(path):
+            question = obj.get("question")
+            if not isinstance(question, str) or not question.strip():
+                raise ConfigError("expected a non-empty string", path=path, line=number,
+                                  field="question")
+            rows.append({"id": content_id(question), "question": question,
+                         "principles": list(obj.get("principles") or []),
+                         "kind": obj.get("kind")})
     unique = list({r["id"]: r for r in rows}.values())
     if not cfg.question_limit:
         return unique

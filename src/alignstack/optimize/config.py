@@ -128,7 +128,7 @@ class BootstrapConfig:
     """`alignstack bootstrap`: rounds of (answer -> correct -> pairs -> optimise)."""
 
     output_dir: str
-    questions: str                         # JSONL with `question` (Q-A-C seed records work)
+    questions: str | list[str]             # JSONL file(s) with `question` (Q-A-C records work)
     upstream: str = "smollm2"              # round 0: the model to improve
     # the corrector side of the stack (StackSpec fields: corrector, answer_gate, request_gate,
     # squad, corrector_engine, ...); `upstream` is each round's model

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alignstack.core.errors import ConfigError
 from alignstack.core.yamlio import load_yaml
-from alignstack.optimize.bootstrap import Trained
+from alignstack.optimize.bootstrap import Trained, question_files
 from alignstack.optimize.config import BootstrapConfig
 
 
@@ -41,7 +41,7 @@ def curve_eval_config(cfg: BootstrapConfig, trained: list[Trained]):
     pairs = sorted(str(p) for p in Path(cfg.output_dir).glob("round-*/pairs.jsonl"))
     data = {**data, "systems": curve_systems(cfg, trained), "baseline": "upstream",
             "output_dir": str(out), "cache_dir": str(out / "cache"),
-            "contamination_files": [cfg.questions, *pairs]}
+            "contamination_files": [*question_files(cfg), *pairs]}
     try:
         return EvalConfig.model_validate(data)
     except ValidationError as exc:
