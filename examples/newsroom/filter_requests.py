@@ -1,7 +1,8 @@
 """Admit drafted request-gate questions: a draft goes in only when it sits further than MiniLM
 cosine 0.85 from every evaluation prompt, every seed question (train and held out), every question
-already admitted (earlier files and earlier drafts of this run), and shares no word 8-gram with an
-evaluation prompt. Prints what it dropped and why; writes the output whole or not at all.
+already admitted (earlier files and earlier drafts of this run), shares no word 8-gram with any of
+them, and neither contains a short one whole nor is contained whole in one (the contamination
+test's rules, both ways). Prints what it dropped and why; writes the output whole or not at all.
 
     python examples/newsroom/filter_requests.py DRAFT.jsonl [...] --out FILE [--append]
         [--against more.jsonl ...]
@@ -19,6 +20,17 @@ SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overre
 THRESHOLD = 0.85
 
 
+def overlaps(drafts: list[str], others: list[str]) -> list[bool]:
+    """Per draft: a word 8-gram shared with any of `others`, a short draft inside one of them, or
+    a short one of them inside the draft."""
+    from alignstack.evaluate.contamination import ngram_overlap, words
+
+    ours = ngram_overlap(drafts, others, n=8)
+    short = [" ".join(w) for w in map(words, others) if 4 <= len(w) < 8]
+    padded = [f" {' '.join(words(d))} " for d in drafts]
+    return [hit or any(f" {s} " in text for s in short) for hit, text in zip(ours, padded)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("drafts", nargs="+")
@@ -30,7 +42,6 @@ def main() -> None:
 
     from alignstack.backends.encoders import load_encoder
     from alignstack.core.records import Question, read_jsonl, write_jsonl
-    from alignstack.evaluate.contamination import ngram_overlap
     from alignstack.evaluate.suites import load_suite
 
     out = Path(args.out)
@@ -49,11 +60,17 @@ def main() -> None:
     d = embed(r.question for r in drafts)
     to_eval = (d @ embed(eval_prompts).T).max(dim=1)
     to_guarded = (d @ embed(guarded).T).max(dim=1)
-    ngram_hits = ngram_overlap([r.question for r in drafts], eval_prompts, n=8)
+    questions = [r.question for r in drafts]
+    eval_hits = overlaps(questions, eval_prompts)
+    guarded_hits = overlaps(questions, guarded)
     admitted, admitted_vecs, dropped, nearest_eval = [], [], [], 0.0
     for i, record in enumerate(drafts):
         near_admitted = max((float(d[i] @ v) for v in admitted_vecs), default=0.0)
-        reason = ("8-gram shared with an evaluation prompt" if ngram_hits[i] else
+        reason = ("an 8-gram or a whole short question shared with an evaluation prompt"
+                  if eval_hits[i] else
+                  "an 8-gram or a whole short question shared with a seed or admitted question"
+                  if guarded_hits[i] or overlaps([record.question],
+                                                 [a["question"] for a in admitted])[0] else
                   f"cosine {float(to_eval.values[i]):.2f} to an evaluation prompt"
                   if to_eval.values[i] > THRESHOLD else
                   f"cosine {float(to_guarded.values[i]):.2f} to a seed or admitted question"
