@@ -39,7 +39,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.cache_utils import DynamicCache, StaticCache
 
     from alignstack.backends.hardware import best_dtype, configure_torch
@@ -49,22 +48,21 @@ def main() -> None:
     threads = configure_torch()
     records = read_jsonl(ROOT / "examples" / "newsroom" / "data" / "heldout.jsonl",
                          Correction)[:args.n]
-    corrector = Corrector.load(args.corrector, engine="transformers", dtype="float32")
-    prompts = corrector.prompts([QA(question=r.question, answer=r.answer,
-                                    principles=r.principles) for r in records])
-    path = corrector.generator.model.name_or_path
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    tokenizer.padding_side = "left"
-    lengths = [len(tokenizer(p)["input_ids"]) for p in prompts]
-    fast = best_dtype("cpu")
-    models = {torch.float32: corrector.generator.model}
-    if fast != torch.float32:
-        models[fast] = AutoModelForCausalLM.from_pretrained(path, dtype=fast).eval()
+    fast = str(best_dtype("cpu")).split(".")[-1]
+    # the corrector (its adapter merged) in float32 and in the hardware's best dtype
+    correctors = {dtype: Corrector.load(args.corrector, engine="transformers", dtype=dtype)
+                  for dtype in dict.fromkeys(("float32", fast))}
+    prompts = correctors["float32"].prompts(
+        [QA(question=r.question, answer=r.answer, principles=r.principles) for r in records])
+    tokenizer = correctors["float32"].generator.tokenizer          # left padding, as served
+    lengths = correctors["float32"].generator.count_tokens(prompts)
+    models = {dtype: c.generator.model for dtype, c in correctors.items()}
 
     def prefill_seconds(model, batch: int) -> float:
         started = time.perf_counter()
         for i in range(0, len(prompts), batch):
-            enc = tokenizer(prompts[i:i + batch], return_tensors="pt", padding=True)
+            enc = tokenizer(prompts[i:i + batch], return_tensors="pt", padding=True,
+                            add_special_tokens=False)
             with torch.inference_mode():
                 model(**enc, logits_to_keep=1)
         return time.perf_counter() - started
@@ -85,27 +83,26 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
         return 1000 * statistics.median(times)
 
-    prefill_seconds(models[torch.float32], 1)          # warm-up
-    naive_prefill = prefill_seconds(models[torch.float32], 1)
+    prefill_seconds(models["float32"], 1)          # warm-ups
+    prefill_seconds(models[fast], args.batch)
+    naive_prefill = prefill_seconds(models["float32"], 1)
     fast_prefill = prefill_seconds(models[fast], args.batch)
     context = int(statistics.median(lengths))
-    name = str(fast).split(".")[-1]
     widest = 4 * args.batch
-    steps = {"float32 batch 1, dynamic cache": step_ms(models[torch.float32], 1, context,
-                                                      "dynamic")}
+    steps = {"float32 batch 1, dynamic cache": step_ms(models["float32"], 1, context, "dynamic")}
     for cache_kind in ("dynamic", "static"):
         for b in (1, args.batch, widest):
-            steps[f"{name} batch {b}, {cache_kind} cache"] = step_ms(models[fast], b, context,
+            steps[f"{fast} batch {b}, {cache_kind} cache"] = step_ms(models[fast], b, context,
                                                                       cache_kind)
     tokens = args.tokens_per_item * len(prompts)
     naive = naive_prefill + tokens * steps["float32 batch 1, dynamic cache"] / 1000
-    bound = {kind: fast_prefill + tokens * steps[f"{name} batch {widest}, {kind} cache"]
+    bound = {kind: fast_prefill + tokens * steps[f"{fast} batch {widest}, {kind} cache"]
              / 1000 / widest for kind in ("dynamic", "static")}
     result = {
         "benchmark": "correction_bound", "items": len(prompts), "threads": threads,
         "prompt_tokens": {"total": sum(lengths), "median": context, "max": max(lengths)},
         "prefill_tokens_per_s": {"float32 one at a time": round(sum(lengths) / naive_prefill, 1),
-                                 f"{str(fast).split('.')[-1]} batch {args.batch}":
+                                 f"{fast} batch {args.batch}":
                                      round(sum(lengths) / fast_prefill, 1)},
         "decode_ms_per_step": {k: round(v, 1) for k, v in steps.items()},
         "generated_tokens_per_item": round(args.tokens_per_item, 2),
