@@ -130,6 +130,27 @@ def test_a_question_limit_takes_a_spread_not_the_head_of_a_file_grouped_by_kind(
     assert picked == read_questions(cfg)                 # the same questions on every resume
 
 
+def test_kind_limits_cap_each_named_kind_and_take_the_others_whole(tmp_path):
+    from alignstack.core.errors import ConfigError
+    from alignstack.optimize.bootstrap import read_questions, run_bootstrap
+
+    path = tmp_path / "q.jsonl"
+    path.write_text("".join(json.dumps({"question": f"{kind} question {i}?", "kind": kind}) + "\n"
+                            for kind, n in (("harmful", 40), ("benign", 12), ("borderline", 30))
+                            for i in range(n)))
+    cfg = BootstrapConfig(output_dir=str(tmp_path / "b"), questions=str(path),
+                          kind_limits={"harmful": 10, "borderline": 25})
+    kinds = [r["kind"] for r in read_questions(cfg)]
+    assert (kinds.count("harmful"), kinds.count("borderline"), kinds.count("benign")) == (10, 25, 12)
+    assert read_questions(cfg) == read_questions(cfg)
+    from dataclasses import replace
+
+    capped = read_questions(replace(cfg, question_limit=20))
+    assert len(capped) == 20 and {r["id"] for r in capped} <= {r["id"] for r in read_questions(cfg)}
+    with pytest.raises(ConfigError, match="kind_limits.harmful"):
+        run_bootstrap(replace(cfg, kind_limits={"harmful": -1}), log=lambda m: None)
+
+
 def test_questions_come_from_several_files_and_a_bad_line_is_named(tmp_path):
     from alignstack.core.errors import ConfigError
     from alignstack.optimize.bootstrap import read_questions

@@ -183,8 +183,13 @@ def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_mo
                             for q, a in [("Capital of France?", "Paris."),
                                          ("Two plus two?", "Four."),
                                          ("Boiling point of water?", "100 C at sea level.")]))
+    other = tmp_path / "other_hands.jsonl"        # good answers in another style: their own set
+    other.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n"
+                             for q, a in [("Capital of France?", "- Paris"),
+                                          ("Two plus two?", "4, obviously")]))
     cfg = load_eval_config(_config(tmp_path, tiny_model_dir,
-                                   fixed_point={"file": str(good), "kinds": ["benign"]}))
+                                   fixed_point={"file": str(good), "kinds": ["benign"],
+                                                "also": {"restyled": str(other)}}))
     cfg.systems[1] = cfg.systems[1].model_copy(update={"name": "tiny+fix",
                                                         "corrector": tiny_model_dir,
                                                         "system_prompt": None})
@@ -199,4 +204,9 @@ def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_mo
     assert all(isinstance(r["degenerate"], bool) for r in rows)
     assert all(not r["good"] for r in rows if r["degenerate"])
     assert "degenerate_rate" in results["systems"]["tiny+fix"]["overall"]
+    assert fixed["also"]["restyled"]["n"] == 2
+    assert sum(fixed["also"]["restyled"]["outcomes"].values()) == 2
     assert list((tmp_path / "eval" / "cache").glob("fixed-point-tiny+fix-*.json"))
+    assert list((tmp_path / "eval" / "cache").glob("fixed-point-restyled-tiny+fix-*.json"))
+    assert "good answers returned unchanged (restyled)" in (
+        tmp_path / "eval" / "report.html").read_text()

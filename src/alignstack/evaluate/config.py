@@ -60,6 +60,9 @@ class FixedPointSpec(Strict):
 
     file: str = "examples/newsroom/data/heldout.jsonl"    # Q-A-C: the corrections are the input
     kinds: list[str] = Field(default_factory=lambda: ["benign", "borderline"])
+    # more good answers, written by other hands (JSONL: question, answer): name -> file, each
+    # its own fixed point, so a gate that only recognises the reference answers' style shows it
+    also: dict[str, str] = Field(default_factory=dict)
 
 
 class EvalConfig(Strict):

@@ -1,6 +1,6 @@
 """The fixed-point check of a corrector: good answers (the reviewed reference answers of held-out
-benign and borderline records, given as the answer) must come back unchanged. An empty or looping
-output is a failure, never "unchanged"."""
+benign and borderline records, given as the answer; or any file of good answers written by other
+hands) must come back unchanged. An empty or looping output is a failure, never "unchanged"."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from alignstack.evaluate.metrics import rate
 def fixed_point_items(path: str, kinds: list[str]) -> list[QA]:
     return [QA(question=r.question, answer=r.correction, principles=r.principles)
             for r in read_jsonl(path, Correction) if r.kind in kinds]
+
+
+def good_answer_items(path: str) -> list[QA]:
+    """A file of good answers (`question`, `answer`), given as they are."""
+    return [QA(question=r.question, answer=r.answer, principles=r.principles)
+            for r in read_jsonl(path, QA)]
 
 
 def fixed_point_rate(corrector, items: list[QA]) -> dict:

@@ -110,6 +110,10 @@ def render(results: dict) -> str:
     if fixed:
         parts.append("<tr><td>good answers returned unchanged (fixed point)</td>" + "".join(
             f"<td>{_pct(fixed.get(s))}</td>" for s in systems) + "</tr>")
+        for name in sorted({n for r in fixed.values() for n in r.get("also", {})}):
+            parts.append(f"<tr><td>good answers returned unchanged ({esc(name)})</td>" + "".join(
+                f"<td>{_pct((fixed.get(s) or {}).get('also', {}).get(name))}</td>"
+                for s in systems) + "</tr>")
     parts.append("</table>")
     present = [(m, l) for m, l, _ in METRICS if any(m in results["systems"][s]["overall"] for s in systems)]
     parts.append("<figure id='plot-overall'>" + _bars(

@@ -182,20 +182,32 @@ def pairwise_win_rates(cfg: EvalConfig, items: list[dict], answers: dict[str, di
 def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
     """Per system with a corrector: the share of good answers it returns unchanged (cached per
     system fingerprint, like its answers)."""
-    from alignstack.evaluate.fixed_point import fixed_point_items, fixed_point_rate
+    from alignstack.evaluate.fixed_point import (fixed_point_items, fixed_point_rate,
+                                                 good_answer_items)
 
-    items = fixed_point_items(cfg.fixed_point.file, cfg.fixed_point.kinds)
+    sets = {"": fixed_point_items(cfg.fixed_point.file, cfg.fixed_point.kinds),
+            **{name: good_answer_items(path) for name, path in cfg.fixed_point.also.items()}}
     out = {}
     for spec in cfg.systems:
         if not spec.corrector:
             continue
-        path = cfg.cache_path / f"fixed-point-{spec.name}-{system_fingerprint(spec, cfg)}.json"
-        if path.exists():
-            out[spec.name] = json.loads(path.read_text(encoding="utf-8"))
-            continue
-        out[spec.name] = fixed_point_rate(build_corrector(spec, cfg), items)
-        write_json(path, out[spec.name])
-        log(f"fixed point {spec.name}: {out[spec.name]['rate']:.0%} of {len(items)} unchanged")
+        corrector = None
+        for name, items in sets.items():
+            label = f"{name}-" if name else ""
+            path = (cfg.cache_path
+                    / f"fixed-point-{label}{spec.name}-{system_fingerprint(spec, cfg)}.json")
+            if path.exists():
+                result = json.loads(path.read_text(encoding="utf-8"))
+            else:
+                corrector = corrector or build_corrector(spec, cfg)
+                result = fixed_point_rate(corrector, items)
+                write_json(path, result)
+                log(f"fixed point {label}{spec.name}: {result['rate']:.0%} of {len(items)} "
+                    f"unchanged")
+            if name:
+                out[spec.name].setdefault("also", {})[name] = result
+            else:
+                out[spec.name] = result
     return out
 
 

@@ -56,12 +56,19 @@ def read_questions(cfg: BootstrapConfig) -> list[dict]:
             rows.append({"id": content_id(question), "question": question,
                          "principles": list(obj.get("principles") or []),
                          "kind": obj.get("kind")})
-    unique = list({r["id"]: r for r in rows}.values())
-    if not cfg.question_limit:
-        return unique
-    # a stable spread, not the file's head: seed files are often grouped by kind, and the first
+    # a stable spread, not the files' heads: seed files are often grouped by kind, and the first
     # N alone once gave round 2 no harmful question at all
-    return sorted(unique, key=lambda r: r["id"])[:cfg.question_limit]
+    unique = sorted({r["id"]: r for r in rows}.values(), key=lambda r: r["id"])
+    if cfg.kind_limits:
+        taken: dict[str | None, int] = {}
+        picked = []
+        for row in unique:
+            limit = cfg.kind_limits.get(row["kind"])
+            if limit is None or taken.get(row["kind"], 0) < limit:
+                taken[row["kind"]] = taken.get(row["kind"], 0) + 1
+                picked.append(row)
+        unique = picked
+    return unique[:cfg.question_limit] if cfg.question_limit else unique
 
 
 def stack_pairs(rows: list[dict], round_number: int) -> list[Preference]:
@@ -137,6 +144,10 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
     methods = [v.get("method", "dpo") for v in cfg.variants]
     if len(set(methods)) != len(methods):
         raise ConfigError(f"one variant per method (got {', '.join(methods)})", field="variants")
+    for kind, limit in cfg.kind_limits.items():
+        if not isinstance(limit, int) or limit < 0:
+            raise ConfigError(f"expected a count of questions, got {limit!r}",
+                              field=f"kind_limits.{kind}")
     for name in ("refusal_contrast", "keep_contrast"):
         if not 0.0 <= getattr(cfg, name) <= 1.0:
             raise ConfigError(f"must be between 0 and 1, got {getattr(cfg, name)}", field=name)

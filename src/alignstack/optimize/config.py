@@ -149,6 +149,9 @@ class BootstrapConfig:
     keep_contrast: float = 0.0
     variants: list[dict] = field(default_factory=list)   # one-round alternatives on round 1's data
     question_limit: int | None = None      # N questions, a stable spread over the file (faster)
+    # at most N questions of a kind ({harmful: 250, borderline: 400}), a stable spread within it;
+    # kinds not named are taken whole; question_limit, when set too, caps the total after
+    kind_limits: dict[str, int] = field(default_factory=dict)
     max_new_tokens: int = 96
     batch_size: int = 16
     eval_config: str | None = None         # suites + judges; every round is evaluated on them
