@@ -15,9 +15,10 @@ from tests.conftest import EXAMPLES
 pytestmark = pytest.mark.slow
 
 # every file that trains or selects something: the seed Q-A-C records, the request gate's
-# questions and the questions its variants are chosen on
+# questions and the questions its variants are chosen on, the answer inspector's answer pairs
 TRAINING_FILES = [EXAMPLES / "data" / "train.jsonl", EXAMPLES / "data" / "requests.jsonl",
-                  EXAMPLES / "data" / "requests_validation.jsonl"]
+                  EXAMPLES / "data" / "requests_validation.jsonl",
+                  EXAMPLES / "data" / "answer_pairs.jsonl"]
 SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
           "benign_edgy")
 
@@ -45,3 +46,13 @@ def test_the_request_gate_questions_stay_clear_of_its_held_out_questions(held_ou
     report = contamination_report(questions, train, n=8, threshold=0.85, questions_only=True)
     assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
     assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"]
+
+
+def test_the_helper_written_answers_share_no_text_with_an_evaluation_prompt():
+    """answer_pairs.jsonl carries answers written for this project: none of them (nor its
+    questions) shares a word 8-gram with an evaluation prompt or holds a short one whole."""
+    prompts = [i.prompt for name in SUITES for i in load_suite(name)]
+    report = contamination_report(prompts, [EXAMPLES / "data" / "answer_pairs.jsonl"], n=8,
+                                  threshold=0.85)
+    assert report["n_train_texts"] >= 1280
+    assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
