@@ -56,9 +56,12 @@ def read_questions(cfg: BootstrapConfig) -> list[dict]:
             rows.append({"id": content_id(question), "question": question,
                          "principles": list(obj.get("principles") or []),
                          "kind": obj.get("kind")})
+    unique = list({r["id"]: r for r in rows}.values())
+    if not (cfg.kind_limits or cfg.question_limit):
+        return unique
     # a stable spread, not the files' heads: seed files are often grouped by kind, and the first
     # N alone once gave round 2 no harmful question at all
-    unique = sorted({r["id"]: r for r in rows}.values(), key=lambda r: r["id"])
+    unique.sort(key=lambda r: r["id"])
     if cfg.kind_limits:
         taken: dict[str | None, int] = {}
         picked = []
@@ -145,7 +148,7 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
     if len(set(methods)) != len(methods):
         raise ConfigError(f"one variant per method (got {', '.join(methods)})", field="variants")
     for kind, limit in cfg.kind_limits.items():
-        if not isinstance(limit, int) or limit < 0:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
             raise ConfigError(f"expected a count of questions, got {limit!r}",
                               field=f"kind_limits.{kind}")
     for name in ("refusal_contrast", "keep_contrast"):
