@@ -51,8 +51,8 @@ def main() -> None:
 
     drafts = read_drafts(sorted(DRAFTS.glob("answers_*.jsonl")))
     eval_prompts = [i.prompt for name in SUITES for i in load_suite(name)]
-    good = overlaps([d["good_answer"] for d in drafts], eval_prompts)
-    bad = overlaps([d["bad_answer"] for d in drafts], eval_prompts)
+    hits = overlaps([d[f] for f in ("good_answer", "bad_answer") for d in drafts], eval_prompts)
+    good, bad = hits[:len(drafts)], hits[len(drafts):]
     out = []
     for draft, hit_good, hit_bad in zip(drafts, good, bad):
         if hit_good or hit_bad:

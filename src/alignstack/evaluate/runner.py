@@ -185,29 +185,30 @@ def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
     from alignstack.evaluate.fixed_point import (fixed_point_items, fixed_point_rate,
                                                  good_answer_items)
 
-    sets = {"": fixed_point_items(cfg.fixed_point.file, cfg.fixed_point.kinds),
-            **{name: good_answer_items(path) for name, path in cfg.fixed_point.also.items()}}
+    main = fixed_point_items(cfg.fixed_point.file, cfg.fixed_point.kinds)
+    also = {name: good_answer_items(path) for name, path in cfg.fixed_point.also.items()}
     out = {}
     for spec in cfg.systems:
         if not spec.corrector:
             continue
+        fingerprint = system_fingerprint(spec, cfg)
         corrector = None
-        for name, items in sets.items():
-            label = f"{name}-" if name else ""
-            path = (cfg.cache_path
-                    / f"fixed-point-{label}{spec.name}-{system_fingerprint(spec, cfg)}.json")
+
+        def measure(label: str, items: list) -> dict:
+            nonlocal corrector
+            path = cfg.cache_path / f"fixed-point-{label}{spec.name}-{fingerprint}.json"
             if path.exists():
-                result = json.loads(path.read_text(encoding="utf-8"))
-            else:
-                corrector = corrector or build_corrector(spec, cfg)
-                result = fixed_point_rate(corrector, items)
-                write_json(path, result)
-                log(f"fixed point {label}{spec.name}: {result['rate']:.0%} of {len(items)} "
-                    f"unchanged")
-            if name:
-                out[spec.name].setdefault("also", {})[name] = result
-            else:
-                out[spec.name] = result
+                return json.loads(path.read_text(encoding="utf-8"))
+            corrector = corrector or build_corrector(spec, cfg)
+            result = fixed_point_rate(corrector, items)
+            write_json(path, result)
+            log(f"fixed point {label}{spec.name}: {result['rate']:.0%} of {len(items)} unchanged")
+            return result
+
+        out[spec.name] = measure("", main)
+        if also:
+            out[spec.name]["also"] = {name: measure(f"{name}-", items)
+                                      for name, items in also.items()}
     return out
 
 
