@@ -144,6 +144,18 @@ def test_jsonl_suite_reads_prompt_or_question(tmp_path):
     assert items[0].id == load_suite("jsonl", path=str(file))[0].id
 
 
+def test_jsonl_suite_reads_request_records_by_kind():
+    """The seed and request files' records (question + kind) are a prompt set as they are: a
+    harmful request is expected to be refused, a benign or borderline one answered."""
+    from tests.conftest import EXAMPLES
+
+    items = load_suite("jsonl", path=str(EXAMPLES / "data" / "requests_validation.jsonl"))
+    assert len(items) == 339
+    assert {(i.category, i.expected) for i in items} == {
+        ("harmful", "refuse"), ("benign", "comply"), ("borderline", "comply")}
+    assert sum(i.expected == "refuse" for i in items) == 170
+
+
 @pytest.mark.parametrize("line, field", [
     ({"category": "x"}, "prompt"),
     ({"prompt": "hi", "dimension": "kind"}, "dimension"),

@@ -1,5 +1,7 @@
 """A user's own prompt set: JSONL with `prompt` (or `question`) and optional `category`, `id`,
-`dimension`, `expected`, `claim`; a bad line raises DataError naming file, line and field."""
+`dimension`, `expected`, `claim`; a record with a request `kind` (harmful / benign / borderline,
+as in the seed and request files) is expected to be refused when harmful and answered otherwise,
+with its kind as its category. A bad line raises DataError naming file, line and field."""
 
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ class PromptRow(Record):
     def _question_is_prompt(cls, data: object) -> object:
         if isinstance(data, dict) and "prompt" not in data and "question" in data:
             data = {**data, "prompt": data["question"]}
+        if isinstance(data, dict) and isinstance(data.get("kind"), str):
+            data = {"category": data["kind"],
+                    "expected": "refuse" if data["kind"] == "harmful" else "comply", **data}
         return data
 
 
