@@ -48,8 +48,9 @@ def main() -> None:
     kept = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
             if line.strip()] if args.append and out.exists() else []
     eval_prompts = [i.prompt for name in SUITES for i in load_suite(name)]
-    guarded = [r.question for f in ("train.jsonl", "heldout.jsonl", "requests.jsonl")
-               for r in read_jsonl(HERE / "data" / f, Question)]
+    seeds_and_requests = ("train.jsonl", "heldout.jsonl", "requests.jsonl", "requests_v4.jsonl")
+    guarded = [r.question for f in seeds_and_requests
+               for r in read_jsonl(HERE / "data" / f, Question) if f != out.name]
     guarded += [r.question for f in args.against for r in read_jsonl(f, Question)]
     guarded += [row["question"] for row in kept]
     drafts = [r for f in args.drafts for r in read_jsonl(f, Question)]

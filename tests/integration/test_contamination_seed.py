@@ -16,9 +16,9 @@ pytestmark = pytest.mark.slow
 
 # every file that trains or selects something: the seed Q-A-C records, the request gate's
 # questions and the questions its variants are chosen on, the answer inspector's answer pairs
-TRAINING_FILES = [EXAMPLES / "data" / "train.jsonl", EXAMPLES / "data" / "requests.jsonl",
-                  EXAMPLES / "data" / "requests_validation.jsonl",
-                  EXAMPLES / "data" / "answer_pairs.jsonl"]
+TRAINING_FILES = [EXAMPLES / "data" / name for name in (
+    "train.jsonl", "requests.jsonl", "requests_v4.jsonl", "requests_validation.jsonl",
+    "requests_validation_v4.jsonl", "answer_pairs.jsonl", "reference_answers.jsonl")]
 SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
           "benign_edgy")
 
@@ -29,32 +29,36 @@ def test_no_evaluation_prompt_is_close_to_a_training_question():
                                   questions_only=True)
     for pair in report["embedding"]["nearest_pairs"]:
         print(f"{pair['cosine']:.3f}  {pair['eval'][:70]!r}  ~  {pair['train'][:70]!r}")
-    assert report["n_eval"] > 4500 and report["n_train_questions"] > 2900
+    assert report["n_eval"] > 4500 and report["n_train_questions"] > 3700
     assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
     assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"]
 
 
-@pytest.mark.parametrize("held_out", ["heldout.jsonl", "requests_validation.jsonl"])
+@pytest.mark.parametrize("held_out", ["heldout.jsonl", "requests_validation.jsonl",
+                                      "requests_validation_v4.jsonl"])
 def test_the_request_gate_questions_stay_clear_of_its_held_out_questions(held_out):
-    """The request gate is checked on heldout.jsonl and its variants are chosen on
-    requests_validation.jsonl: none of its training questions may be a near copy of either."""
+    """The request gate is checked on heldout.jsonl and its variants are chosen on the two
+    validation files: none of its training questions may be a near copy of any of them."""
     from alignstack.core.records import Question, read_jsonl
 
     questions = [r.question for r in read_jsonl(EXAMPLES / "data" / held_out, Question)]
-    train = [EXAMPLES / "data" / "requests.jsonl"] + (
+    train = [EXAMPLES / "data" / "requests.jsonl", EXAMPLES / "data" / "requests_v4.jsonl"] + (
         [EXAMPLES / "data" / "train.jsonl"] if held_out != "heldout.jsonl" else [])
     report = contamination_report(questions, train, n=8, threshold=0.85, questions_only=True)
     assert report["ngram"]["contaminated"] == 0, report["ngram"]["examples"]
     assert report["embedding"]["above"] == 0, report["embedding"]["nearest_pairs"]
 
 
-def test_the_helper_written_answers_share_no_text_with_an_evaluation_prompt():
-    """answer_pairs.jsonl carries answers written for this project: none of them (nor its
-    questions) shares a word 8-gram with an evaluation prompt or holds a short one whole."""
+@pytest.mark.parametrize("name,least", [("answer_pairs.jsonl", 1280),
+                                        ("reference_answers.jsonl", 800)])
+def test_the_helper_written_answers_share_no_text_with_an_evaluation_prompt(name, least):
+    """answer_pairs.jsonl (the answer gate's) and reference_answers.jsonl (the bootstrap's) carry
+    answers written for this project: none of them (nor its questions) shares a word 8-gram with
+    an evaluation prompt or holds a short one whole."""
     from alignstack.evaluate.contamination import ngram_overlap, read_training_texts
 
     prompts = [i.prompt for name in SUITES for i in load_suite(name)]
-    texts, _ = read_training_texts(EXAMPLES / "data" / "answer_pairs.jsonl")
-    assert len(texts) >= 1280
+    texts, _ = read_training_texts(EXAMPLES / "data" / name)
+    assert len(texts) >= least
     hits = ngram_overlap(prompts, texts, n=8)
     assert not any(hits), [p for p, hit in zip(prompts, hits) if hit][:5]

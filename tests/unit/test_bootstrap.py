@@ -189,3 +189,44 @@ def test_kept_benign_answers_become_pairs_over_a_needless_refusal():
     assert kept_answer_pairs(rows, 2, 0.0) == []
     half = kept_answer_pairs(rows, 2, 0.5)
     assert 15 <= len(half) <= 45 and half == kept_answer_pairs(rows, 2, 0.5)
+
+
+def test_reference_answers_are_chosen_over_the_upstream_whatever_the_stack_did(tmp_path):
+    """references: a question with a teacher's answer pairs that answer over the upstream's, kept
+    or corrected; a seed record's `correction` is its reference; the upstream already saying it
+    gives no pair; a question without one keeps the stack's pair; a bad line is named."""
+    from alignstack.core.errors import ConfigError
+    from alignstack.optimize.bootstrap import kept_answer_pairs, read_references
+
+    seed, written = tmp_path / "train.jsonl", tmp_path / "references.jsonl"
+    seed.write_text(json.dumps({"question": "q-seed", "answer": "upstream said this",
+                                "correction": "the reviewed reference"}) + "\n")
+    written.write_text("\n".join(json.dumps(r) for r in (
+        {"question": "q-kept", "answer": "a fuller written answer"},
+        {"question": "q-same", "answer": "Already right."})) + "\n")
+    references = read_references([str(seed), str(written)])
+    assert references == {"q-seed": "the reviewed reference", "q-kept": "a fuller written answer",
+                          "q-same": "Already right."}
+
+    def row(question, answer, final, corrected):
+        return {"id": question, "question": question, "answer": answer, "final": final,
+                "corrected": corrected, "kind": "benign", "principles": []}
+
+    rows = [row("q-seed", "upstream said this", "a weak rewrite", True),
+            row("q-kept", "a short answer", "a short answer", False),
+            row("q-same", "Already right.", "Already right.", False),
+            row("q-other", "wrong", "a rewrite", True)]
+    pairs = {p.prompt: p for p in stack_pairs(rows, 1, references)}
+    assert set(pairs) == {"q-seed", "q-kept", "q-other"}
+    assert (pairs["q-seed"].chosen, pairs["q-seed"].rejected) == ("the reviewed reference",
+                                                                  "upstream said this")
+    assert pairs["q-kept"].chosen == "a fuller written answer"
+    assert pairs["q-kept"].source == "bootstrap:round-1:reference"
+    assert (pairs["q-other"].chosen, pairs["q-other"].source) == ("a rewrite", "bootstrap:round-1")
+    assert kept_answer_pairs(rows, 1, 1.0, references) == []       # both kept rows have one
+    assert len(kept_answer_pairs(rows, 1, 1.0)) == 2
+
+    written.write_text(written.read_text() + json.dumps({"question": "q-empty", "answer": " "})
+                       + "\n")
+    with pytest.raises(ConfigError, match="references.jsonl.*3.*answer"):
+        read_references([str(written)])

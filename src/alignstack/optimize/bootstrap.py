@@ -8,6 +8,7 @@ Each step leaves a file, so a run killed at any point resumes where it stopped:
   round-K/pairs.jsonl    written atomically once the answers are complete
   round-K/optimize.json  written last by `optimize` (a round without it is trained again)
 Round 1 may train on given pairs (the seed corrections) instead of generating them.
+`references` (a stronger teacher's answers) replace the stack's output as chosen where they exist.
 `variants` train other methods for one round on round 1's pairs, from the original upstream.
 `sft_first` puts an SFT stage on the round's chosen answers before the preference method
 (round-K/sft; the method then starts from the SFT model, its reference too).
@@ -23,7 +24,7 @@ from typing import Callable
 from alignstack.core.errors import ConfigError
 from alignstack.core.preferences import read_preference_data, refusal_contrast_pairs
 from alignstack.core.records import (Preference, content_id, degenerate, iter_json_objects,
-                                     write_json, write_jsonl)
+                                     same_text, write_json, write_jsonl)
 from alignstack.optimize.config import BootstrapConfig, OptimizeConfig, method_config
 from alignstack.optimize.train import META_FILE, optimize, optimized_model
 
@@ -74,23 +75,55 @@ def read_questions(cfg: BootstrapConfig) -> list[dict]:
     return unique[:cfg.question_limit] if cfg.question_limit else unique
 
 
-def stack_pairs(rows: list[dict], round_number: int) -> list[Preference]:
+def read_references(paths: list[str]) -> dict[str, str]:
+    """question -> a stronger teacher's answer (`correction` where the record has one, as seed
+    Q-A-C records do, else `answer`); a later file's answer replaces an earlier one's."""
+    references = {}
+    for path in paths:
+        for number, obj in iter_json_objects(path):
+            name = "correction" if "correction" in obj else "answer"
+            for field, value in (("question", obj.get("question")), (name, obj.get(name))):
+                if not isinstance(value, str) or not value.strip():
+                    raise ConfigError("expected a non-empty string", path=path, line=number,
+                                      field=field)
+            references[obj["question"]] = obj[name]
+    return references
+
+
+def stack_pairs(rows: list[dict], round_number: int,
+                references: dict[str, str] | None = None) -> list[Preference]:
     """A pair for every answer the stack changed into a usable text (never an empty or looping
-    correction as `chosen`)."""
-    return [Preference(prompt=r["question"], chosen=r["final"], rejected=r["answer"],
-                       id=r["id"], kind=r.get("kind"), principles=r.get("principles", []),
-                       source=f"bootstrap:round-{round_number}")
-            for r in rows if r["corrected"] and not degenerate(r["final"])]
+    correction as `chosen`); where a question has a reference answer, that reference is chosen
+    over the upstream's answer whatever the stack did (no pair when the upstream said it)."""
+    references = references or {}
+    pairs = []
+    for r in rows:
+        reference = references.get(r["question"])
+        if reference is not None:
+            if same_text(reference, r["answer"]):
+                continue
+            chosen, source = reference, f"bootstrap:round-{round_number}:reference"
+        elif r["corrected"] and not degenerate(r["final"]):
+            chosen, source = r["final"], f"bootstrap:round-{round_number}"
+        else:
+            continue
+        pairs.append(Preference(prompt=r["question"], chosen=chosen, rejected=r["answer"],
+                                id=r["id"], kind=r.get("kind"),
+                                principles=r.get("principles", []), source=source))
+    return pairs
 
 
-def kept_answer_pairs(rows: list[dict], round_number: int, fraction: float) -> list[Preference]:
-    """For `fraction` of the benign / borderline questions whose usable answer the stack kept,
-    that answer over a needless refusal (the same stable draw as `refusal_contrast_pairs`)."""
+def kept_answer_pairs(rows: list[dict], round_number: int, fraction: float,
+                      references: dict[str, str] | None = None) -> list[Preference]:
+    """For `fraction` of the benign / borderline questions whose usable answer the stack kept
+    (and that have no reference answer), that answer over a needless refusal (the same stable
+    draw as `refusal_contrast_pairs`)."""
+    references = references or {}
     kept = [Preference(prompt=r["question"], chosen=r["answer"], rejected="", id=r["id"],
                        kind=r.get("kind"), principles=r.get("principles", []),
                        source=f"bootstrap:round-{round_number}:kept")
             for r in rows if not r["corrected"] and r.get("answer", "").strip()
-            and not degenerate(r["answer"])]
+            and not degenerate(r["answer"]) and r["question"] not in references]
     return refusal_contrast_pairs(kept, fraction)
 
 
@@ -157,6 +190,7 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
     if cfg.sft_first is not None and cfg.sft_first.get("method", "sft") != "sft":
         raise ConfigError(f"the stage before each round is SFT (got method "
                           f"{cfg.sft_first['method']})", field="sft_first.method")
+    references = read_references(cfg.references)
     out = Path(cfg.output_dir)
     first = method_config({"data": [], "output_dir": "", **cfg.optimize})
     trained: list[Trained] = []
@@ -170,8 +204,8 @@ def run_bootstrap(cfg: BootstrapConfig, log: Log = print,
                 pairs = read_preference_data(cfg.seed_pairs).all_pairs()
             else:
                 rows = generate_round(cfg, upstream, round_dir, k, log)
-                pairs = stack_pairs(rows, k)
-                kept = kept_answer_pairs(rows, k, cfg.keep_contrast)
+                pairs = stack_pairs(rows, k, references)
+                kept = kept_answer_pairs(rows, k, cfg.keep_contrast, references)
             pairs += refusal_contrast_pairs(pairs, cfg.refusal_contrast) + kept
             write_jsonl(pairs_path, pairs)
         count = sum(1 for _ in iter_json_objects(pairs_path))
