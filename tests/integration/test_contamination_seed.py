@@ -15,7 +15,8 @@ from tests.conftest import EXAMPLES
 pytestmark = pytest.mark.slow
 
 # every file that trains or selects something: the seed Q-A-C records, the request gate's
-# questions and the questions its variants are chosen on, the answer inspector's answer pairs
+# questions and the questions its variants are chosen on, the answer inspector's answer pairs,
+# the bootstrap's reference answers
 TRAINING_FILES = [EXAMPLES / "data" / name for name in (
     "train.jsonl", "requests.jsonl", "requests_v4.jsonl", "requests_validation.jsonl",
     "requests_validation_v4.jsonl", "answer_pairs.jsonl", "reference_answers.jsonl")]

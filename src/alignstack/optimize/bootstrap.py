@@ -75,11 +75,11 @@ def read_questions(cfg: BootstrapConfig) -> list[dict]:
     return unique[:cfg.question_limit] if cfg.question_limit else unique
 
 
-def read_references(paths: list[str]) -> dict[str, str]:
+def read_references(paths: str | list[str]) -> dict[str, str]:
     """question -> a stronger teacher's answer (`correction` where the record has one, as seed
     Q-A-C records do, else `answer`); a later file's answer replaces an earlier one's."""
     references = {}
-    for path in paths:
+    for path in [paths] if isinstance(paths, str) else paths:
         for number, obj in iter_json_objects(path):
             name = "correction" if "correction" in obj else "answer"
             for field, value in (("question", obj.get("question")), (name, obj.get(name))):

@@ -150,7 +150,7 @@ class BootstrapConfig:
     # a stronger teacher's answers, JSONL with `question` and `correction` (a seed Q-A-C record)
     # or `answer` (a written reference): where a round's question has one, it is the chosen answer
     # (over the round's upstream answer) instead of the stack's output
-    references: list[str] = field(default_factory=list)
+    references: str | list[str] = field(default_factory=list)
     variants: list[dict] = field(default_factory=list)   # one-round alternatives on round 1's data
     question_limit: int | None = None      # N questions, a stable spread over the file (faster)
     # at most N questions of a kind ({harmful: 250, borderline: 400}), a stable spread within it;
