@@ -34,14 +34,18 @@ runs/request-gate/inspector.json: | $(STAMP)
 	$(BIN)/alignstack train inspector --config examples/newsroom/request_gate.yaml
 runs/inspector/inspector.json: | $(STAMP)
 	$(BIN)/alignstack train inspector --config examples/newsroom/inspector.yaml
+runs/inspector-ft-pairs/inspector.json: | $(STAMP)
+	$(BIN)/alignstack train inspector --config examples/newsroom/inspector_finetuned.yaml
 runs/quantize/quantize.json: runs/corrector/corrector.json
 	$(BIN)/alignstack quantize runs/corrector --out runs/quantize -t q8_0 -t q4_1
 
 # The measured comparison in the README: the judges' agreement with hand labels (test half), then
 # SmolLM2 alone / + principles in the system prompt / + the verdict corrector alone / + the verdict
-# corrector with encoder gates deciding / + the earlier copy-template corrector, on external suites.
+# corrector with encoder gates deciding / + the earlier copy-template corrector / + the default
+# stack (two answer gates that must both flag), on external suites.
 eval: $(STAMP) runs/corrector-v1/corrector.json runs/corrector/corrector.json \
-      runs/request-gate/inspector.json runs/inspector/inspector.json
+      runs/request-gate/inspector.json runs/inspector/inspector.json \
+      runs/inspector-ft-pairs/inspector.json
 	$(BIN)/alignstack judges validate --output runs/judges/validation.json
 	$(BIN)/alignstack eval --config examples/newsroom/eval.yaml
 

@@ -33,9 +33,9 @@ class DemoConfig:
     reuse_corrector: bool = False         # skip training when output_dir/corrector exists
     corrector: dict = field(default_factory=dict)   # CorrectorTrainConfig fields
     # encoder gates trained beside the corrector (inspector configs; None: the corrector decides
-    # alone): the answer inspector decides whether to change an answer, the request gate whether
-    # a change is a refusal or a rewrite
-    answer_gate_config: str | None = "examples/newsroom/inspector.yaml"
+    # alone): the answer inspector decides whether to change an answer (several configs: all the
+    # inspectors must flag it), the request gate whether a change is a refusal or a rewrite
+    answer_gate_config: str | list[str] | None = "examples/newsroom/inspector.yaml"
     request_gate_config: str | None = "examples/newsroom/request_gate.yaml"
     # the request gate's refusal cut outranks the answer gate (StackSpec.refuse_flagged)
     refuse_flagged: bool = False
@@ -62,19 +62,27 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
     from alignstack.inspect import load_inspector
     from alignstack.inspect.config import InspectorTrainConfig
     from alignstack.inspect.train import train_inspector
+    from alignstack.inspect.unanimous import UnanimousInspector
 
-    gates = {}
-    for name, path in (("answer_gate", cfg.answer_gate_config),
-                       ("request_gate", cfg.request_gate_config)):
-        if not path:
-            continue
-        target = out / name.replace("_", "-")
+    def trained(name: str, path: str, target: Path):
         if not (cfg.reuse_corrector and (target / "inspector.json").exists()):
-            log(f"training the {name.replace('_', ' ')} ({path})")
+            log(f"training the {name} ({path})")
             train_inspector(load_config(InspectorTrainConfig, path, {
                 "train_file": cfg.train_file, "eval_file": cfg.heldout_file,
                 "output_dir": str(target)}))
-        gates[name] = load_inspector(target)
+        return load_inspector(target)
+
+    gates = {}
+    answer = cfg.answer_gate_config
+    if isinstance(answer, str):
+        gates["answer_gate"] = trained("answer gate", answer, out / "answer-gate")
+    elif answer:
+        gates["answer_gate"] = UnanimousInspector([
+            trained(f"answer gate {k}", path, out / f"answer-gate-{k}")
+            for k, path in enumerate(answer, 1)])
+    if cfg.request_gate_config:
+        gates["request_gate"] = trained("request gate", cfg.request_gate_config,
+                                        out / "request-gate")
     return gates
 
 

@@ -1,6 +1,7 @@
 """Inspector: data loading, calibration maths, training on real MiniLM, save/load round trip."""
 
 import json
+import shutil
 
 import pytest
 
@@ -299,3 +300,44 @@ def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, backbo
     with pytest.raises(ConfigError, match="principle_min_positives"):
         train_inspector(InspectorTrainConfig(**{**cfg.__dict__, "principle_min_positives": 5,
                                                 "output_dir": str(tmp_path / "x")}))
+
+
+def test_a_unanimous_gate_flags_only_what_every_member_flags(trained, tmp_path):
+    """answer_gate as a list: each member's score is rescaled so its own threshold lands on 0.5,
+    and the gate's score is the lowest, so it flags exactly where all members flag."""
+    from alignstack.correct.assemble import stack_spec
+    from alignstack.inspect.unanimous import UnanimousInspector, load_gate, rescaled
+
+    out, _ = trained
+    grid = [i / 20 for i in range(21)]
+    for t in (0.1, 0.5, 0.9):
+        assert rescaled(t, t) == pytest.approx(0.5)
+        assert rescaled(0.0, t) == 0.0 and rescaled(1.0, t) == pytest.approx(1.0)
+        assert all(rescaled(a, t) < rescaled(b, t) for a, b in zip(grid, grid[1:]))
+    items = [QA(question="Can you tell me about kites?",
+                answer="That is a stupid question about kites, figure it out yourself, idiot."),
+             QA(question="Can you tell me about kites?",
+                answer="Here is a short, friendly explanation of kites with the key facts.")]
+    bad, good = load_inspector(out).score(items)
+
+    def member(name: str, threshold: float) -> str:
+        directory = tmp_path / name
+        shutil.copytree(out, directory)
+        meta = json.loads((directory / "inspector.json").read_text())
+        meta["heads"]["overall"]["threshold"] = threshold
+        (directory / "inspector.json").write_text(json.dumps(meta))
+        return str(directory)
+
+    loose, strict = member("loose", (good + bad) / 2), member("strict", (bad + 1) / 2)
+    assert load_inspector(loose).flags(items) == [True, False]
+    assert load_inspector(strict).flags(items) == [False, False]
+    both_loose = load_gate([loose, member("loose-too", bad - 1e-3)])
+    assert isinstance(both_loose, UnanimousInspector) and both_loose.threshold == 0.5
+    assert [p >= 0.5 for p in both_loose.score(items)] == [True, False]
+    assert [p >= 0.5 for p in load_gate([loose, strict]).score(items)] == [False, False]
+    assert not isinstance(load_gate(loose), UnanimousInspector)
+    with pytest.raises(ValueError, match="at least two"):
+        UnanimousInspector([load_inspector(loose)])
+    assert stack_spec(answer_gate=[loose, strict]).answer_gate == [loose, strict]
+    with pytest.raises(ConfigError, match="answer_gate"):
+        stack_spec(answer_gate=3)

@@ -37,8 +37,8 @@ class StackSpec(BaseModel):
     # refuse a request at or above the refusal cut even when the answer gate passes the answer
     refuse_flagged: bool = False
     # an answer inspector (`train inspector`) that decides whether the corrector changes an answer
-    # at all (instead of the corrector's own KEEP verdict)
-    answer_gate: str | None = None
+    # at all (instead of the corrector's own KEEP verdict); a list: every one of them must flag
+    answer_gate: str | list[str] | None = None
     answer_gate_threshold: float | None = None
     best_of_n: int = Field(default=1, ge=1)
 
@@ -84,6 +84,7 @@ def build_corrector(spec: StackSpec, batch_size: int):
     """The spec's corrector (with its gates) or squad, or None; no upstream is loaded."""
     from alignstack.correct.corrector import Corrector
     from alignstack.inspect import load_inspector
+    from alignstack.inspect.unanimous import load_gate
 
     if spec.corrector:
         options: dict = {}
@@ -93,7 +94,7 @@ def build_corrector(spec: StackSpec, batch_size: int):
                            gate_pass_threshold=spec.gate_pass_threshold,
                            refuse_flagged=spec.refuse_flagged)
         if spec.answer_gate:
-            options.update(answer_gate=load_inspector(spec.answer_gate),
+            options.update(answer_gate=load_gate(spec.answer_gate),
                            answer_gate_threshold=spec.answer_gate_threshold)
         return Corrector.load(spec.corrector, batch_size=batch_size,
                               engine=spec.corrector_engine, gguf=spec.corrector_gguf, **options)

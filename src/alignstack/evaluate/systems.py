@@ -50,7 +50,8 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
              _files_fingerprint(spec.squad)]
-    for extra in (spec.request_gate, spec.answer_gate, spec.corrector_gguf):
+    answer_gates = [spec.answer_gate] if isinstance(spec.answer_gate, str) else spec.answer_gate
+    for extra in (spec.request_gate, *(answer_gates or [None]), spec.corrector_gguf):
         if extra:
             parts.append(_files_fingerprint(extra))
     local_upstream = upstream_fingerprint(spec)
