@@ -74,8 +74,9 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
 
     gates = {}
     answer = cfg.answer_gate_config
-    if isinstance(answer, str):
-        gates["answer_gate"] = trained("answer gate", answer, out / "answer-gate")
+    answer = [answer] if isinstance(answer, str) else list(answer or [])
+    if len(answer) == 1:
+        gates["answer_gate"] = trained("answer gate", answer[0], out / "answer-gate")
     elif answer:
         gates["answer_gate"] = UnanimousInspector([
             trained(f"answer gate {k}", path, out / f"answer-gate-{k}")

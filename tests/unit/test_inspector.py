@@ -336,6 +336,7 @@ def test_a_unanimous_gate_flags_only_what_every_member_flags(trained, tmp_path):
     assert [p >= 0.5 for p in both_loose.score(items)] == [True, False]
     assert [p >= 0.5 for p in load_gate([loose, strict]).score(items)] == [False, False]
     assert not isinstance(load_gate(loose), UnanimousInspector)
+    assert load_gate([loose]).threshold == load_inspector(loose).threshold
     with pytest.raises(ValueError, match="at least two"):
         UnanimousInspector([load_inspector(loose)])
     assert stack_spec(answer_gate=[loose, strict]).answer_gate == [loose, strict]

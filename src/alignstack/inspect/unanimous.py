@@ -45,9 +45,10 @@ class UnanimousInspector:
 
 
 def load_gate(source: str | Sequence[str]):
-    """One inspector (a path), or several that must all flag (a list of paths)."""
+    """One inspector (a path, or a list of one), or several that must all flag (a list)."""
     from alignstack.inspect.inspector import load_inspector
 
-    if isinstance(source, str):
-        return load_inspector(source)
-    return UnanimousInspector([load_inspector(s) for s in source])
+    sources = [source] if isinstance(source, str) else list(source)
+    if len(sources) == 1:
+        return load_inspector(sources[0])
+    return UnanimousInspector([load_inspector(s) for s in sources])
