@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from filter_requests import SUITES, overlaps
+from filter_requests import evaluation_prompts, overlaps, read_drafts
 
 HERE = Path(__file__).resolve().parent
 DRAFTS = HERE / "data" / "_draft" / "answer_pairs"
@@ -23,21 +23,15 @@ FLAW_PRINCIPLE = {"factual_error": "accuracy", "needless_refusal": "helpfulness"
 FIELDS = ("question", "kind", "style", "bad_answer_flaw", "good_answer", "bad_answer", "author")
 
 
-def read_drafts(paths: list[Path]) -> list[dict]:
+def checked_drafts(paths: list[Path]) -> list[dict]:
     from alignstack.core.errors import DataError
-    from alignstack.core.records import iter_json_objects
 
     rows = []
-    for path in paths:
-        for number, obj in iter_json_objects(path):
-            for name in FIELDS:
-                if not isinstance(obj.get(name), str) or not obj[name].strip():
-                    raise DataError("expected a non-empty string", path=path, line=number,
-                                    field=name)
-            if obj["bad_answer_flaw"] not in FLAW_PRINCIPLE:
-                raise DataError(f"unknown flaw (known: {', '.join(FLAW_PRINCIPLE)})", path=path,
-                                line=number, field="bad_answer_flaw")
-            rows.append(obj)
+    for path, number, obj in read_drafts(paths, FIELDS):
+        if obj["bad_answer_flaw"] not in FLAW_PRINCIPLE:
+            raise DataError(f"unknown flaw (known: {', '.join(FLAW_PRINCIPLE)})", path=path,
+                            line=number, field="bad_answer_flaw")
+        rows.append(obj)
     return rows
 
 
@@ -47,11 +41,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from alignstack.core.records import write_jsonl
-    from alignstack.evaluate.suites import load_suite
 
-    drafts = read_drafts(sorted(DRAFTS.glob("answers_*.jsonl")))
-    eval_prompts = [i.prompt for name in SUITES for i in load_suite(name)]
-    hits = overlaps([d[f] for f in ("good_answer", "bad_answer") for d in drafts], eval_prompts)
+    drafts = checked_drafts(sorted(DRAFTS.glob("answers_*.jsonl")))
+    hits = overlaps([d[f] for f in ("good_answer", "bad_answer") for d in drafts],
+                    evaluation_prompts())
     good, bad = hits[:len(drafts)], hits[len(drafts):]
     out = []
     for draft, hit_good, hit_bad in zip(drafts, good, bad):

@@ -15,26 +15,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from filter_requests import SUITES, overlaps
+from filter_requests import evaluation_prompts, overlaps, read_drafts
 
 HERE = Path(__file__).resolve().parent
 DRAFTS = HERE / "data" / "_draft" / "pool_references"
 SOURCE = "alignstack-newsroom-reference-answers-v1"
-
-
-def read_drafts(paths: list[Path]) -> list[dict]:
-    from alignstack.core.errors import DataError
-    from alignstack.core.records import iter_json_objects
-
-    rows = []
-    for path in paths:
-        for number, obj in iter_json_objects(path):
-            for name in ("question", "answer"):
-                if not isinstance(obj.get(name), str) or not obj[name].strip():
-                    raise DataError("expected a non-empty string", path=path, line=number,
-                                    field=name)
-            rows.append({**obj, "author": path.stem})
-    return rows
 
 
 def main() -> None:
@@ -43,12 +28,11 @@ def main() -> None:
     args = parser.parse_args()
 
     from alignstack.core.records import Question, read_jsonl, write_jsonl
-    from alignstack.evaluate.suites import load_suite
 
     kinds = {r.question: r.kind for r in read_jsonl(HERE / "data" / "requests.jsonl", Question)}
-    drafts = read_drafts(sorted(DRAFTS.glob("answers_*.jsonl")))
-    eval_prompts = [i.prompt for name in SUITES for i in load_suite(name)]
-    hits = overlaps([d["answer"] for d in drafts], eval_prompts)
+    drafts = [{**obj, "author": path.stem} for path, _, obj in
+              read_drafts(sorted(DRAFTS.glob("answers_*.jsonl")), ("question", "answer"))]
+    hits = overlaps([d["answer"] for d in drafts], evaluation_prompts())
     out = []
     for draft, hit in zip(drafts, hits):
         words = len(draft["answer"].split())

@@ -31,6 +31,30 @@ def overlaps(drafts: list[str], others: list[str]) -> list[bool]:
     return [hit or any(f" {s} " in text for s in short) for hit, text in zip(ours, padded)]
 
 
+def evaluation_prompts() -> list[str]:
+    """Every prompt of every evaluation suite (what no training text may share text with)."""
+    from alignstack.evaluate.suites import load_suite
+
+    return [i.prompt for name in SUITES for i in load_suite(name)]
+
+
+def read_drafts(paths: list[Path], fields: tuple[str, ...]) -> list[tuple[Path, int, dict]]:
+    """(file, line, record) of every draft line, each of `fields` a non-empty string (else a
+    DataError naming file, line and field)."""
+    from alignstack.core.errors import DataError
+    from alignstack.core.records import iter_json_objects
+
+    rows = []
+    for path in paths:
+        for number, obj in iter_json_objects(path):
+            for name in fields:
+                if not isinstance(obj.get(name), str) or not obj[name].strip():
+                    raise DataError("expected a non-empty string", path=path, line=number,
+                                    field=name)
+            rows.append((path, number, obj))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("drafts", nargs="+")
@@ -42,12 +66,11 @@ def main() -> None:
 
     from alignstack.backends.encoders import load_encoder
     from alignstack.core.records import Question, read_jsonl, write_jsonl
-    from alignstack.evaluate.suites import load_suite
 
     out = Path(args.out)
     kept = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
             if line.strip()] if args.append and out.exists() else []
-    eval_prompts = [i.prompt for name in SUITES for i in load_suite(name)]
+    eval_prompts = evaluation_prompts()
     seeds_and_requests = ("train.jsonl", "heldout.jsonl", "requests.jsonl", "requests_v4.jsonl")
     guarded = [r.question for f in seeds_and_requests
                for r in read_jsonl(HERE / "data" / f, Question) if f != out.name]

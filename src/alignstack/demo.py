@@ -62,28 +62,26 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
     from alignstack.inspect import load_inspector
     from alignstack.inspect.config import InspectorTrainConfig
     from alignstack.inspect.train import train_inspector
-    from alignstack.inspect.unanimous import UnanimousInspector
+    from alignstack.inspect.unanimous import gate_paths, load_gate
 
-    def trained(name: str, path: str, target: Path):
+    def train(name: str, path: str, target: Path) -> str:
         if not (cfg.reuse_corrector and (target / "inspector.json").exists()):
             log(f"training the {name} ({path})")
             train_inspector(load_config(InspectorTrainConfig, path, {
                 "train_file": cfg.train_file, "eval_file": cfg.heldout_file,
                 "output_dir": str(target)}))
-        return load_inspector(target)
+        return str(target)
 
     gates = {}
-    answer = cfg.answer_gate_config
-    answer = [answer] if isinstance(answer, str) else list(answer or [])
-    if len(answer) == 1:
-        gates["answer_gate"] = trained("answer gate", answer[0], out / "answer-gate")
-    elif answer:
-        gates["answer_gate"] = UnanimousInspector([
-            trained(f"answer gate {k}", path, out / f"answer-gate-{k}")
-            for k, path in enumerate(answer, 1)])
+    answer = gate_paths(cfg.answer_gate_config)
+    if answer:
+        targets = ([out / "answer-gate"] if len(answer) == 1 else
+                   [out / f"answer-gate-{k}" for k in range(1, len(answer) + 1)])
+        gates["answer_gate"] = load_gate([train("answer gate", path, target)
+                                          for path, target in zip(answer, targets)])
     if cfg.request_gate_config:
-        gates["request_gate"] = trained("request gate", cfg.request_gate_config,
-                                        out / "request-gate")
+        gates["request_gate"] = load_inspector(train("request gate", cfg.request_gate_config,
+                                                     out / "request-gate"))
     return gates
 
 
