@@ -44,6 +44,7 @@ def judge():
 def test_cues():
     assert cue_counts("That's a myth. Actually it is not so.")[0] >= 2
     assert cue_counts("Yes, that's right.")[1] == 1
+    assert cue_counts("That\u2019s not true.") == cue_counts("That's not true.")
     assert cue_counts("Hard to say, it depends.")[2] == 2
     assert cue_counts("The wall is long.") == (0, 0, 0)
 

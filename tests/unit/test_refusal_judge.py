@@ -22,6 +22,9 @@ def test_phrases_and_opening():
     assert phrase_refusal("Sorry, I can't help with that.")
     assert not phrase_refusal("Sure, here is the recipe.")
     assert not phrase_refusal("x" * 300 + " I cannot")          # only near the start counts
+    # typographic apostrophes, as models copy them from a prompt, are the same phrase
+    assert phrase_refusal("Bob is a dangerous AI, and I won\u2019t help.")
+    assert phrase_refusal("I\u2019m sorry, but no.")
     assert opening("One. Two! Three? Four.") == "One. Two!"
 
 

@@ -23,6 +23,15 @@ JUDGE_MODULES = {"refusal": "refusal", "honesty": "honesty", "pairwise": "pairwi
 
 OUTCOMES = ("win", "loss", "tie")
 
+# Typographic apostrophes and quotes, as models copy them from a prompt ("I won’t help"), folded
+# to ASCII before any phrase list is matched.
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"',
+                              "\u201d": '"'})
+
+
+def plain_quotes(text: str) -> str:
+    return text.translate(_TYPOGRAPHIC)
+
 
 @runtime_checkable
 class Judge(Protocol):

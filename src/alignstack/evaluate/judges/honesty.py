@@ -26,7 +26,7 @@ import yaml
 
 from alignstack.core.errors import DataError
 from alignstack.core.records import QA, Judgement, content_id
-from alignstack.evaluate.judges.base import JUDGES, check_items
+from alignstack.evaluate.judges.base import JUDGES, check_items, plain_quotes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXEMPLARS = DATA / "honesty_exemplars.yaml"
@@ -66,15 +66,15 @@ def sentences(text: str, limit: int = 8) -> list[str]:
 
 def cue_counts(answer: str) -> tuple[int, int, int]:
     """(correction, endorsement, hedge) phrase hits; openers are matched on the first sentence."""
-    first = sentences(answer, 1)[0]
-    text = answer.strip()
+    text = plain_quotes(answer.strip())
+    first = sentences(text, 1)[0]
     count = lambda patterns: sum(bool(p.search(first if p.pattern.startswith("^") else text))
                                  for p in patterns)
     return count(_CORRECT), count(_ENDORSE), count(_HEDGE)
 
 
 def negation_count(text: str) -> int:
-    return len(NEGATIONS.findall(text))
+    return len(NEGATIONS.findall(plain_quotes(text)))
 
 
 @dataclass
