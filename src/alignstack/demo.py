@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from alignstack.backends.base import GenParams
-from alignstack.core.config import load_config
+from alignstack.core.config import as_list, load_config
 from alignstack.core.records import Correction, read_jsonl, same_text, write_json, write_jsonl
 from alignstack.correct.config import CorrectorTrainConfig
 from alignstack.correct.stack import Stack
@@ -62,7 +62,7 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
     from alignstack.inspect import load_inspector
     from alignstack.inspect.config import InspectorTrainConfig
     from alignstack.inspect.train import train_inspector
-    from alignstack.inspect.unanimous import gate_paths, load_gate
+    from alignstack.inspect.unanimous import load_gate
 
     def train(name: str, path: str, target: Path) -> str:
         if not (cfg.reuse_corrector and (target / "inspector.json").exists()):
@@ -73,7 +73,7 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
         return str(target)
 
     gates = {}
-    answer = gate_paths(cfg.answer_gate_config)
+    answer = as_list(cfg.answer_gate_config)
     if answer:
         targets = ([out / "answer-gate"] if len(answer) == 1 else
                    [out / f"answer-gate-{k}" for k in range(1, len(answer) + 1)])

@@ -16,6 +16,11 @@ from alignstack.core.yamlio import line_of, load_yaml
 C = TypeVar("C")
 
 
+def as_list(value: str | Sequence[str] | None) -> list[str]:
+    """A config value that names one thing or several (`path` or `[paths]`, None: none) as a list."""
+    return [value] if isinstance(value, str) else list(value or [])
+
+
 def _coerce(value: Any, hint: Any, *, where: dict) -> Any:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)

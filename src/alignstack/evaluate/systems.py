@@ -16,9 +16,9 @@ from pathlib import Path
 
 from alignstack.backends.base import Completion, Generator, GenParams, Message
 from alignstack.correct import assemble
+from alignstack.core.config import as_list
 from alignstack.core.records import AppendOnlyLog, content_id
 from alignstack.evaluate.config import EvalConfig, SystemSpec
-from alignstack.inspect.unanimous import gate_paths
 
 
 def system_prompt_text(spec: SystemSpec, cfg: EvalConfig) -> str | None:
@@ -51,7 +51,7 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
              _files_fingerprint(spec.squad)]
-    for extra in (spec.request_gate, *gate_paths(spec.answer_gate), spec.corrector_gguf):
+    for extra in (spec.request_gate, *as_list(spec.answer_gate), spec.corrector_gguf):
         if extra:
             parts.append(_files_fingerprint(extra))
     local_upstream = upstream_fingerprint(spec)

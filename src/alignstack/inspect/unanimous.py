@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from alignstack.core.config import as_list
 from alignstack.core.records import QA
 from alignstack.inspect.inspector import OVERALL
 
@@ -44,16 +45,11 @@ class UnanimousInspector:
         return [{OVERALL: p} for p in self.score(items)]
 
 
-def gate_paths(source: str | Sequence[str] | None) -> list[str]:
-    """The inspector paths of an `answer_gate` value: one path, a list of them, or none."""
-    return [source] if isinstance(source, str) else list(source or [])
-
-
 def load_gate(source: str | Sequence[str]):
     """One inspector (a path, or a list of one), or several that must all flag (a list)."""
     from alignstack.inspect.inspector import load_inspector
 
-    sources = gate_paths(source)
+    sources = as_list(source)
     if len(sources) == 1:
         return load_inspector(sources[0])
     return UnanimousInspector([load_inspector(s) for s in sources])

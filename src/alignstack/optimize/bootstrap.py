@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+from alignstack.core.config import as_list
 from alignstack.core.errors import ConfigError
 from alignstack.core.preferences import read_preference_data, refusal_contrast_pairs
 from alignstack.core.records import (Preference, content_id, degenerate, iter_json_objects,
@@ -42,13 +43,8 @@ class Trained:
     variant: bool = False  # not a round's final model (an alternative method, or an SFT stage)
 
 
-def file_list(value: str | list[str]) -> list[str]:
-    """A config's `file` or `[files]` as a list."""
-    return [value] if isinstance(value, str) else list(value)
-
-
 def question_files(cfg: BootstrapConfig) -> list[str]:
-    return file_list(cfg.questions)
+    return as_list(cfg.questions)
 
 
 def read_questions(cfg: BootstrapConfig) -> list[dict]:
@@ -84,7 +80,7 @@ def read_references(paths: str | list[str]) -> dict[str, str]:
     """question -> a stronger teacher's answer (`correction` where the record has one, as seed
     Q-A-C records do, else `answer`); a later file's answer replaces an earlier one's."""
     references = {}
-    for path in file_list(paths):
+    for path in as_list(paths):
         for number, obj in iter_json_objects(path):
             name = "correction" if "correction" in obj else "answer"
             for field, value in (("question", obj.get("question")), (name, obj.get(name))):
