@@ -12,6 +12,7 @@ from alignstack.backends.base import GenParams
 from alignstack.core.errors import ConfigError
 from alignstack.core.records import QA
 from alignstack.correct.corrector import Corrector
+from alignstack.correct.exit import ServePolicy
 from alignstack.correct.stack import Stack, answer_resumable
 from alignstack.inspect.inspector import Head, Inspector
 
@@ -79,8 +80,10 @@ def test_best_of_n_keeps_the_lowest_scored_sample(upstream):
 
 def test_best_of_n_over_corrections(upstream, corrector):
     inspector = inspector_with(5.0, seed=3)               # everything goes to the corrector
+    # the exit unchecked: this tests which sample best-of-N picks (test_exit.py checks the exit)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=6, seed=11), inspector=inspector,
-                  threshold=0.0, best_of_n=3, best_of="corrections", sample_temperature=1.0)
+                  threshold=0.0, best_of_n=3, best_of="corrections", sample_temperature=1.0,
+                  exit=ServePolicy(check=False))
     results = stack.answer(QUESTIONS[:2])
     items = [QA(question=r.question, answer=r.answer) for r in results]
     raw = corrector.generator.generate_text(

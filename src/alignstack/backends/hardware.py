@@ -1,6 +1,8 @@
 """Pick dtype and threads from the hardware, in this one place: bf16 only where it is native
 (emulated bf16 on a CPU without it made TRL ~15x slower here), fp32 otherwise; one torch thread per
-core this process may use (ALIGNSTACK_THREADS overrides)."""
+core this process may use (ALIGNSTACK_THREADS overrides). ALIGNSTACK_NO_BF16=1 makes a CPU with
+native bf16 take the float32 path, so the slow tests and benchmarks exercise what a CPU without it
+runs."""
 
 from __future__ import annotations
 
@@ -8,8 +10,15 @@ import functools
 import os
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
+    """Native bf16 on this CPU, unless ALIGNSTACK_NO_BF16 asks for the float32 path."""
+    if os.environ.get("ALIGNSTACK_NO_BF16", "").strip() not in ("", "0"):
+        return False
+    return _cpuinfo_bf16()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpuinfo_bf16() -> bool:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             flags = handle.read()

@@ -17,10 +17,10 @@ def _pct(metric: dict) -> str:
 
 def print_report(result: dict, examples: int = 3) -> None:
     s = result["summary"]
-    table = Table(title="Held-out prompts: upstream alone vs upstream + corrector (95 % CI)")
+    table = Table(title="Held-out prompts: upstream alone vs upstream + the stack (95 % CI)")
     table.add_column("metric")
     table.add_column("before (SmolLM2)")
-    table.add_column("after (+ corrector)")
+    table.add_column("after (+ the stack)")
     table.add_row("harmful prompts answered safely", _pct(s["before"]["harmful_answered_safely"]),
                   _pct(s["after"]["harmful_answered_safely"]))
     table.add_row("benign prompts refused", _pct(s["before"]["benign_refused"]),
@@ -31,6 +31,11 @@ def print_report(result: dict, examples: int = 3) -> None:
                   _pct(s["after"]["fixed_point_unchanged"]))
     console.print(table)
     console.print(f"corrector outcomes: {s['corrector_outcomes']}", highlight=False)
+    console.print(f"served (the exit's paths): {s['served_paths']}", highlight=False)
+    if s.get("heldout_loss") is not None:
+        console.print(f"corrector held-out loss: {s['heldout_loss']:.3f} "
+                      f"({s['train']['dtype']}, {sum(p['steps'] for p in s['train']['phases'])} "
+                      f"steps)", highlight=False)
     for kind in ("harmful", "borderline", "benign"):
         shown = [r for r in result["rows"] if r["kind"] == kind][:examples]
         for row in shown:
@@ -38,6 +43,11 @@ def print_report(result: dict, examples: int = 3) -> None:
             console.print(f"[red]before[/] {row['answer'][:300]}", highlight=False)
             console.print(f"[green]after[/]  {row['corrected'][:300]}", highlight=False)
     console.print(f"timings (s): {s['timings_s']}")
+    for check in s["checks"]:
+        mark = "[green]PASS[/]" if check["pass"] else "[bold red]FAIL[/]"
+        console.print(f"{mark} {check['check']}: {check['value']}")
+    console.print("[green]PASS[/]: the stack is safer than the upstream alone" if s["passed"]
+                  else "[bold red]FAIL[/]: see the checks above")
 
 
 @handle_errors

@@ -22,6 +22,13 @@ class Principle(BaseModel):
     text: str = Field(min_length=10)
     dimensions: list[Dimension] = Field(min_length=1)
     examples: list[str] = Field(default_factory=list)
+    # what the stack serves when it declines a request under this principle (instead of a
+    # corrector's refusal that failed the check): a short refusal, then a safe alternative
+    refusal: str | None = Field(default=None, min_length=10)
+    alternative: str | None = Field(default=None, min_length=10)
+    # crisis principles (self-harm): a refusal under them always carries `alternative` (where to
+    # find help), whatever the corrector wrote
+    crisis: bool = False
 
     @field_validator("id")
     @classmethod
@@ -29,6 +36,13 @@ class Principle(BaseModel):
         if not _ID.match(value):
             raise ValueError(f"id '{value}' must be snake_case (a-z, 0-9, _)")
         return value
+
+    @model_validator(mode="after")
+    def _crisis_needs_help(self) -> "Principle":
+        if self.crisis and not self.alternative:
+            raise ValueError(f"principle '{self.id}' is a crisis principle: give `alternative`, "
+                             "where a person in crisis can find help")
+        return self
 
 
 class Constitution(BaseModel):

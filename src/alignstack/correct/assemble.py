@@ -41,6 +41,11 @@ class StackSpec(BaseModel):
     answer_gate: str | list[str] | None = None
     answer_gate_threshold: float | None = None
     best_of_n: int = Field(default=1, ge=1)
+    # the exit (correct.exit): what a failed rewrite serves (auto: a refusal where the request
+    # gate scored the request in its uncertain zone or above, else the original answer), and
+    # whether a rewrite must be preferred to the original by the upstream as judge, both orders
+    rewrite_failed: Literal["auto", "refuse", "original"] = "auto"
+    verify_rewrites: bool = True
 
 
 def stack_spec(**fields) -> StackSpec:
@@ -123,8 +128,25 @@ def build_stack(spec: StackSpec, *, principles_file: str, max_new_tokens: int = 
         extra["inspector"] = load_inspector(spec.inspector)
         if spec.threshold is not None:
             extra["threshold"] = spec.threshold
-    return Stack(upstream if upstream is not None else load_upstream(spec, batch_size,
-                                                                     http_options),
-                 build_corrector(spec, batch_size),
+    engine = upstream if upstream is not None else load_upstream(spec, batch_size, http_options)
+    corrector = build_corrector(spec, batch_size)
+    return Stack(engine, corrector,
                  GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
-                 system_prompt_text(spec, principles_file), **extra)
+                 system_prompt_text(spec, principles_file),
+                 exit=build_exit(spec, corrector, engine, principles_file), **extra)
+
+
+def build_exit(spec: StackSpec, corrector, judge: Generator, principles_file: str | None):
+    """The stack's one exit: the serving principles' refusals (the principles file the stack is
+    served with, else the corrector's own), its answer gate and request-gate zone, the upstream
+    as the judge that verifies rewrites."""
+    from alignstack.correct.exit import ServePolicy
+    from alignstack.correct.refusals import PrincipleRefusals
+    from alignstack.correct.verify import PairwiseVerifier
+
+    policy = ServePolicy.for_corrector(corrector, PairwiseVerifier(judge),
+                                       verify=spec.verify_rewrites,
+                                       rewrite_failed=spec.rewrite_failed)
+    if principles_file:
+        policy.refusals = PrincipleRefusals(load_constitution(principles_file))
+    return policy

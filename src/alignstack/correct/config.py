@@ -25,9 +25,17 @@ class CorrectorTrainConfig:
     # needless refusal (-> REWRITE with the reference): the over-refusal boundary
     fixed_point_fraction: float = 0.5
     refusal_negative_fraction: float = 0.3
+    # verdict templates: "all" rows, or "bodies" only (REWRITE / REFUSE with their text): for a
+    # stack whose gates decide every KEEP, the corrector only writes bodies, and the KEEP rows
+    # (a third of the mix) cost steps that teach nothing it will be asked
+    verdict_rows: Literal["all", "bodies"] = "all"
     epochs: float = 1.0
-    max_steps: int = -1                    # > 0 caps both phases together
-    max_minutes: float | None = None       # wall-clock budget; training stops cleanly when spent
+    max_steps: int = -1                    # > 0: the budget, in optimiser steps (both phases)
+    # a wall-clock guard only: it may stop a run early, with a loud warning and
+    # `stopped_by_time_budget` in the metrics; it never defines what "trained" means
+    max_minutes: float | None = None
+    # the held-out loss this recipe reaches (measured): a run that ends above it warns loudly
+    target_loss: float | None = None
     learning_rate: float = 5e-4
     batch_size: int = 8
     gradient_accumulation_steps: int = 1
@@ -36,6 +44,9 @@ class CorrectorTrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.05
     target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
+    # LoRA on the top N transformer layers only (None: all): backward stops below the lowest
+    # trained layer, so a step costs less on a CPU
+    lora_layers: int | None = None
     dtype: str = "auto"
     gradient_checkpointing: bool | None = None   # None: on for GPUs, off for CPUs (faster there)
     group_by_length: bool = True           # batches of similar length: less padding

@@ -13,7 +13,8 @@ own threshold (above it, almost no benign one). The classifier decides *whether*
 it is sure, the corrector *writes*.
 
 Every result carries an `outcome`: kept, rewritten, refused, or empty / looped (the correction
-was unusable, so the upstream answer is returned, flagged: never counted as kept).
+was unusable), and its `body` (what the corrector wrote). The corrector proposes; what is served
+is decided by the stack's one exit (`correct.exit.ServePolicy`), which checks the body.
 """
 
 from __future__ import annotations
@@ -248,12 +249,13 @@ class Corrector:
         return harm, bad
 
     def verdict_rule(self, items: list[QA]):
-        """decide(k, generated): item k's final verdict given the corrector's own (None when
-        absent or unparsed), from the gates' signals."""
+        """(decide, harm): decide(k, generated) is item k's final verdict given the corrector's
+        own (None when absent or unparsed), from the gates' signals; harm[k] the request gate's
+        P(harmful request) (None without one)."""
         harm, bad = self.gate_signals(items)
         zone = self.gate_zone() if self.request_gate is not None else None
-        return lambda k, generated: gated_verdict(generated, harm[k], zone, bad[k],
-                                                  self.refuse_flagged)
+        return (lambda k, generated: gated_verdict(generated, harm[k], zone, bad[k],
+                                                   self.refuse_flagged)), harm
 
     def answer_threshold(self) -> float:
         return (self.answer_gate_threshold if self.answer_gate_threshold is not None
@@ -287,7 +289,7 @@ class Corrector:
         in the same pass (a KEEP ends there), so nothing is prefilled twice. Only an item whose
         generated verdict the gates then override is generated again, after the right head."""
         prompts = self.prompts(items)
-        decide = self.verdict_rule(items)
+        decide, harm = self.verdict_rule(items)
         # the verdict the gates give whatever the corrector would say, else None (still open)
         outcomes = [{decide(k, v) for v in (None, *VERDICTS)} for k in range(len(items))]
         settled = [next(iter(o)) if len(o) == 1 else None for o in outcomes]
@@ -311,7 +313,7 @@ class Corrector:
                 redo.append(k)
         again = self._generate([prompts[k] + self.template.head(verdicts[k]) for k in redo])
         bodies.update({k: out.text for k, out in zip(redo, again)})
-        return [self._result(item, verdicts[k], bodies.get(k, ""))
+        return [self._result(item, verdicts[k], bodies.get(k, ""), harm[k])
                 for k, item in enumerate(items)]
 
     def _generate(self, prompts: list[str]):
@@ -320,15 +322,22 @@ class Corrector:
         return self.generator.generate_text(prompts, self.rewrite_params(),
                                             max_new_tokens=[self.max_new_tokens] * len(prompts))
 
-    def _result(self, item: QA, verdict: str, text: str) -> Corrected:
+    def _result(self, item: QA, verdict: str, text: str,
+                request_score: float | None = None) -> Corrected:
+        """The corrector's proposal: `body` is what it wrote (a loop cut where it began looping;
+        "" for KEEP or nothing), `corrected` the body or, where there is none, the answer. What
+        is served is decided by the stack's exit (`correct.exit`), never here."""
         text = text.strip()
         broken = None if verdict == KEEP else degeneracy(text)
-        if broken == "looped":              # serve what it said before looping, flagged
+        if broken == "looped":
             text = cut_loop(text)
+        body = "" if verdict == KEEP else text
         final = item.answer if verdict == KEEP or not normalise(text) else text
         outcome = broken or {KEEP: "kept", REWRITE: "rewritten", REFUSE: "refused"}[verdict]
         if outcome == "rewritten" and same_text(final, item.answer):
             outcome = "kept"
         return Corrected(question=item.question, answer=item.answer, principles=item.principles,
                          corrected=final, changed=not same_text(final, item.answer),
-                         verdict=verdict, outcome=outcome)
+                         verdict=verdict, outcome=outcome, body=body,
+                         request_score=None if request_score is None
+                         else round(float(request_score), 4))

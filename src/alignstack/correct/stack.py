@@ -1,5 +1,6 @@
-"""upstream -> (best-of-N) -> inspector gate -> corrector (or squad): the ONE composition that eval,
-serve and the CLI all run, so what is measured is what is served."""
+"""upstream -> (best-of-N) -> inspector gate -> corrector (or squad) -> the one exit (correct.exit,
+which decides and checks what is served): the ONE composition that eval, serve, the demo and the
+CLI all run, so what is measured is what is served."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ class StackResult:
     skipped: bool = False            # the inspector passed it: returned without correction
     candidates: int = 1              # upstream samples the answer was chosen from
     outcome: str | None = None       # the corrector's: kept / rewritten / refused / empty / looped
+    path: str = "kept"               # how the served text was decided (correct.exit.PATHS)
+    reason: str | None = None        # why the corrector's body was not served, where it was not
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -49,6 +52,9 @@ class Stack:
     best_of_n: int = 1                        # > 1: sample N, keep the inspector's best
     best_of: Literal["answers", "corrections"] = "answers"   # what best-of-N samples
     sample_temperature: float = 0.7           # used for best-of-N when params are greedy
+    # the one exit (correct.exit.ServePolicy); None: the default policy over the corrector, with
+    # the upstream as the judge that verifies rewrites
+    exit: object | None = None
     stats: dict = field(default_factory=lambda: {"answered": 0, "skipped": 0, "to_corrector": 0,
                                                  "changed": 0})
 
@@ -127,14 +133,17 @@ class Stack:
                          principles=item.principles)
                       for i, item in enumerate(items) for j in range(n)]
         scores = self.inspector.score(candidates)
+        parse = getattr(fixer.template, "parse_verdict", lambda text: None)
         results = []
         for i, item in enumerate(items):
             k = min(range(i * n, (i + 1) * n), key=lambda c: scores[c])
             text = candidates[k].answer
+            verdict = parse(outs[k].text)         # the exit checks a sampled REFUSE as a refusal
             results.append(Corrected(question=item.question, answer=item.answer,
                                      principles=item.principles, corrected=text,
                                      changed=not same_text(text, item.answer),
-                                     candidates=n, correction_score=round(scores[k], 4)))
+                                     candidates=n, correction_score=round(scores[k], 4),
+                                     **({"verdict": verdict} if verdict else {})))
         return results
 
     def answer(self, questions: Sequence[str], principles: Sequence[list[str]] | None = None,
@@ -142,6 +151,15 @@ class Stack:
         """Each question answered by the upstream (after its conversation so far, when
         `histories` gives one), then inspected and corrected as the stack says."""
         return self.check(self.draft(questions, principles, histories))
+
+    def exit_policy(self):
+        """The one exit every corrected answer leaves through (built once, on first use)."""
+        if self.exit is None:
+            from alignstack.correct.exit import ServePolicy
+            from alignstack.correct.verify import PairwiseVerifier
+
+            self.exit = ServePolicy.for_corrector(self.corrector, PairwiseVerifier(self.upstream))
+        return self.exit
 
     def check(self, samples: list[QA]) -> list[StackResult]:
         """The guard half: inspect the drafted answers (pick the best of N), correct those the
@@ -154,14 +172,19 @@ class Stack:
         fix = (self._best_corrections if self.best_of == "corrections" and self.best_of_n > 1
                else self.corrector.correct if self.corrector is not None else None)
         fixed = dict(zip(todo, fix([items[i] for i in todo]))) if todo else {}
+        served = dict(zip(todo, self.exit_policy().serve([items[i] for i in todo],
+                                                         [fixed[i] for i in todo]))) \
+            if todo else {}
         results = []
         for k, (item, score) in enumerate(zip(items, scores)):
-            out = fixed.get(k)
-            results.append(StackResult(item.question, item.answer,
-                                       out.corrected if out else item.answer,
-                                       bool(out and out.changed), item.principles,
+            out, exit_ = fixed.get(k), served.get(k)
+            final = exit_.text if exit_ else item.answer
+            results.append(StackResult(item.question, item.answer, final,
+                                       not same_text(final, item.answer), item.principles,
                                        None if score is None else round(score, 4), skip[k],
-                                       n_answers, getattr(out, "outcome", None)))
+                                       n_answers, getattr(out, "outcome", None),
+                                       exit_.path if exit_ else "kept",
+                                       exit_.reason if exit_ else None))
         self.stats["answered"] += len(results)
         self.stats["skipped"] += sum(skip)
         self.stats["to_corrector"] += len(todo)

@@ -60,12 +60,14 @@ def verdict_examples(records: list[Correction], template, constitution: Constitu
         rows.append({"prompt": template.prompt(rec.question, answer, principles),
                      "completion": template.target(verdict, text), "verdict": verdict})
 
+    bodies_only = cfg.verdict_rows == "bodies"
     for rec in records:
         if same_text(rec.answer, rec.correction):
-            add(rec, rec.answer, KEEP)
+            if not bodies_only:
+                add(rec, rec.answer, KEEP)
             continue
         add(rec, rec.answer, REFUSE if rec.kind == "harmful" else REWRITE, rec.correction)
-        if rng.random() < cfg.fixed_point_fraction:
+        if rng.random() < cfg.fixed_point_fraction and not bodies_only:
             add(rec, rec.correction, KEEP)
         if rec.kind in ("benign", "borderline") and rng.random() < cfg.refusal_negative_fraction:
             add(rec, rng.choice(NEEDLESS_REFUSALS), REWRITE, rec.correction)
@@ -184,8 +186,8 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
     checkpointing = (device != "cpu") if cfg.gradient_checkpointing is None \
         else cfg.gradient_checkpointing
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.target_modules if cfg.target_modules != ["all-linear"]
-                      else "all-linear", task_type="CAUSAL_LM")
+                      target_modules=lora_targets(model, cfg), task_type="CAUSAL_LM",
+                      layers_to_transform=top_layers(model, cfg.lora_layers))
     out = Path(cfg.output_dir)
     metrics: dict = {"config": asdict(cfg), "device": device, "dtype": str(dtype).split(".")[-1],
                      "threads": torch.get_num_threads(),
@@ -210,13 +212,68 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
             trainer.evaluate()              # logs the held-out loss into the history
         metrics["phases"].append(phase_metrics(name, rows, trainer, result, phase_start,
                                                callback.stopped_early))
+        if callback.stopped_early:
+            warn_time_budget(name, trainer.state.global_step, steps, cfg.max_minutes)
     metrics["seconds"] = round(time.monotonic() - started, 1)
+    metrics["heldout_loss"] = final_heldout_loss(metrics)
+    if cfg.target_loss is not None and metrics["heldout_loss"] is not None:
+        metrics["reached_target_loss"] = metrics["heldout_loss"] <= cfg.target_loss
+        if not metrics["reached_target_loss"]:
+            loud_warning(f"held-out loss {metrics['heldout_loss']:.3f} is above this recipe's "
+                         f"target {cfg.target_loss:.3f}: the corrector is undertrained")
     metrics["world_size"] = trainer.accelerator.num_processes
     if trainer.accelerator.is_main_process:      # under `accelerate launch`, one writer
         save_corrector(model, tokenizer, cfg, out, constitution)
         write_json(out / "train_metrics.json", metrics)
     trainer.accelerator.wait_for_everyone()
     return metrics
+
+
+def lora_targets(model, cfg: CorrectorTrainConfig):
+    """PEFT's target modules: "all-linear", or (PEFT needs names to pick layers) the names of
+    the linear layers inside the transformer blocks."""
+    if cfg.target_modules != ["all-linear"]:
+        return cfg.target_modules
+    if cfg.lora_layers is None:
+        return "all-linear"
+    import torch
+
+    return sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                   if isinstance(module, torch.nn.Linear) and ".layers." in name})
+
+
+def top_layers(model, count: int | None) -> list[int] | None:
+    """Indices of the top `count` transformer layers (None: LoRA on every layer)."""
+    if count is None:
+        return None
+    total = model.config.num_hidden_layers
+    if not 1 <= count <= total:
+        raise DataError(f"lora_layers must be 1..{total} for this model, got {count}",
+                        field="lora_layers")
+    return list(range(total - count, total))
+
+
+def loud_warning(message: str) -> None:
+    """A warning no one should miss: the log and stderr."""
+    import logging
+    import sys
+
+    logging.getLogger("alignstack.train").warning(message)
+    print(f"WARNING: {message}", file=sys.stderr)
+
+
+def warn_time_budget(phase: str, done: int, planned: int, minutes: float | None) -> None:
+    """A wall-clock budget cut training short: say so loudly."""
+    planned_text = f"of {planned} planned" if planned > 0 else "before the end of its epochs"
+    loud_warning(f"the {minutes}-minute time budget stopped phase '{phase}' after {done} steps "
+                 f"{planned_text}: this corrector is undertrained on this machine. Set "
+                 f"max_steps (a budget in steps) and drop max_minutes for a result that does "
+                 f"not depend on the CPU.")
+
+
+def final_heldout_loss(metrics: dict) -> float | None:
+    losses = [h["loss"] for phase in metrics["phases"] for h in phase["heldout_loss"]]
+    return losses[-1] if losses else None
 
 
 def phase_metrics(name: str, rows: list[dict], trainer, result, started: float,

@@ -1,0 +1,169 @@
+"""The one exit: what leaves the stack, decided in this one place for every path (a corrector, a
+squad, best-of-N, eval, the demo, the proxy), and checked.
+
+The gates decide a verdict, the corrector writes a body, and `ServePolicy.serve` decides what is
+served:
+- KEEP serves the upstream's answer.
+- REFUSE serves a refusal: the corrector's body if `refusal_problem` passes it, else the
+  refusal of the principle the request falls under (a crisis request always gets its principle's
+  pointer to help).
+- REWRITE serves the rewrite only if it is not degenerate, differs from the answer, the answer
+  gate passes it, and a judge prefers it to the original in both orders (`verify`). Otherwise
+  `rewrite_failed` decides: `refuse` (the principle's refusal), `original` (the upstream answer),
+  or `auto`: refuse when the request gate scored the request at or above `refuse_from` (its
+  uncertain zone or worse), keep the original below it or without a request gate.
+The raw upstream answer is never served for a request whose verdict is REFUSE, whatever the
+corrector wrote. Every served text carries its `path` (and the `reason` a body was rejected).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+from alignstack.core.errors import ConfigError
+from alignstack.core.records import QA, Corrected, degeneracy, same_text
+from alignstack.correct.refusals import PrincipleRefusals, refusal_problem
+from alignstack.correct.template import KEEP, REFUSE, REWRITE
+
+RewriteFailed = Literal["auto", "refuse", "original"]
+REWRITE_FAILED = ("auto", "refuse", "original")
+
+# kept: the upstream answer (the gates passed it); rewritten: the corrector's checked rewrite;
+# refused: the corrector's refusal, checked; refused-principle: the principle's refusal (the body
+# failed the check, or a crisis request); rewrite-refused / rewrite-original: a rewrite failed its
+# checks, and the fallback served a refusal / the upstream answer; unchecked: the check is off
+PATHS = ("kept", "rewritten", "refused", "refused-principle", "rewrite-refused",
+         "rewrite-original", "unchecked")
+
+
+@dataclass
+class Served:
+    text: str
+    path: str
+    reason: str | None = None        # why the corrector's body was not served
+
+
+def verdict_of(out: Corrected) -> str:
+    """The decided verdict: the corrector's, or for one without verdicts (a copy template, a
+    squad), REWRITE when it changed the answer."""
+    verdict = getattr(out, "verdict", None)
+    if verdict in (KEEP, REWRITE, REFUSE):
+        return verdict
+    return REWRITE if out.changed else KEEP
+
+
+def body_of(out: Corrected) -> str:
+    """What the corrector wrote for this item (never the upstream answer standing in for it)."""
+    body = getattr(out, "body", None)
+    return out.corrected if body is None else body
+
+
+class ServePolicy:
+    """`serve(items, outs)`: the served text and its path for each corrected item.
+
+    answer_gate: an inspector (`score(items)`, `threshold`) that must pass a rewrite;
+    answer_threshold overrides its threshold. verifier: `better(questions, rewrites, originals)`
+    (a `PairwiseVerifier`); None with `verify` on keeps every original (nothing can verify a
+    rewrite). check=False serves the corrector's text unchecked: for measuring what the check
+    prevents, never for serving."""
+
+    def __init__(self, refusals: PrincipleRefusals | None = None, *, answer_gate=None,
+                 answer_threshold: float | None = None, verifier=None, verify: bool = True,
+                 rewrite_failed: RewriteFailed = "auto", refuse_from: float | None = None,
+                 check: bool = True):
+        if rewrite_failed not in REWRITE_FAILED:
+            raise ConfigError(f"expected one of {', '.join(REWRITE_FAILED)}, got "
+                              f"{rewrite_failed!r}", field="rewrite_failed")
+        self.refusals = refusals or PrincipleRefusals()
+        self.answer_gate = answer_gate
+        self.answer_threshold = answer_threshold
+        self.verifier = verifier
+        self.verify = verify
+        self.rewrite_failed = rewrite_failed
+        self.refuse_from = refuse_from
+        self.check = check
+        self.stats = {path: 0 for path in PATHS}
+
+    @classmethod
+    def for_corrector(cls, corrector, verifier=None, **options) -> "ServePolicy":
+        """The policy over a `Corrector` (its constitution, answer gate and request-gate zone);
+        a squad or a copy-template corrector brings what it has."""
+        constitution = getattr(corrector, "constitution", None)
+        gate = getattr(corrector, "answer_gate", None)
+        refuse_from = None
+        if getattr(corrector, "request_gate", None) is not None:
+            refuse_from = corrector.gate_zone()[1]
+        return cls(PrincipleRefusals(constitution), answer_gate=gate,
+                   answer_threshold=getattr(corrector, "answer_gate_threshold", None),
+                   verifier=verifier, refuse_from=refuse_from, **options)
+
+    def serve(self, items: Sequence[QA], outs: Sequence[Corrected]) -> list[Served]:
+        verdicts = [verdict_of(o) for o in outs]
+        served: list[Served | None] = [None] * len(items)
+        if not self.check:
+            served = [Served(o.corrected, "unchecked") for o in outs]
+            return self._count(served)
+        for k, verdict in enumerate(verdicts):
+            if verdict == KEEP:
+                served[k] = Served(items[k].answer, "kept")
+        self._refuse(items, outs, verdicts, served)
+        self._rewrite(items, outs, verdicts, served)
+        return self._count(served)
+
+    def _refuse(self, items, outs, verdicts, served) -> None:
+        todo = [k for k, v in enumerate(verdicts) if v == REFUSE]
+        principles = self.refusals.principles_for([items[k].question for k in todo],
+                                                  [items[k].principles for k in todo])
+        for k, principle in zip(todo, principles):
+            question = items[k].question
+            problem = ("crisis" if principle is not None and principle.crisis
+                       else refusal_problem(question, body_of(outs[k])))
+            served[k] = (Served(body_of(outs[k]).strip(), "refused") if problem is None else
+                         Served(self.refusals.text(principle, question), "refused-principle",
+                                problem))
+
+    def _rewrite(self, items, outs, verdicts, served) -> None:
+        todo = [k for k, v in enumerate(verdicts) if v == REWRITE]
+        problems: dict[int, str | None] = {}
+        for k in todo:
+            body = body_of(outs[k])
+            problems[k] = degeneracy(body) or ("unchanged" if same_text(body, items[k].answer)
+                                               else None)
+        open_k = [k for k in todo if problems[k] is None]
+        if open_k and self.answer_gate is not None:
+            threshold = (self.answer_threshold if self.answer_threshold is not None
+                         else self.answer_gate.threshold)
+            scores = self.answer_gate.score([QA(question=items[k].question,
+                                                answer=body_of(outs[k]).strip(),
+                                                principles=items[k].principles) for k in open_k])
+            for k, score in zip(open_k, scores):
+                problems[k] = "answer-gate" if score >= threshold else None
+        open_k = [k for k in open_k if problems[k] is None]
+        if open_k and self.verify:
+            better = (self.verifier.better([items[k].question for k in open_k],
+                                           [body_of(outs[k]).strip() for k in open_k],
+                                           [items[k].answer for k in open_k])
+                      if self.verifier is not None else [False] * len(open_k))
+            for k, ok in zip(open_k, better):
+                problems[k] = None if ok else "not-verified"
+        for k in todo:
+            served[k] = (Served(body_of(outs[k]).strip(), "rewritten") if problems[k] is None
+                         else self._fallback(items[k], outs[k], problems[k]))
+
+    def _fallback(self, item: QA, out: Corrected, problem: str) -> Served:
+        mode = self.rewrite_failed
+        if mode == "auto":
+            score = getattr(out, "request_score", None)
+            flagged = (score is not None and self.refuse_from is not None
+                       and score >= self.refuse_from)
+            mode = "refuse" if flagged else "original"
+        if mode == "original":
+            return Served(item.answer, "rewrite-original", problem)
+        principle = self.refusals.principles_for([item.question], [item.principles])[0]
+        return Served(self.refusals.text(principle, item.question), "rewrite-refused", problem)
+
+    def _count(self, served: list) -> list[Served]:
+        for s in served:
+            self.stats[s.path] += 1
+        return served

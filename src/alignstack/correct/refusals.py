@@ -1,0 +1,163 @@
+"""Refusals worth serving: the check a corrector's refusal must pass, and the principle-grounded
+refusal served when it does not.
+
+A small corrector writes refusals badly: it offers the requested harm as the "alternative" ("I
+won't write it. I can help you write a detailed synthesis route for …"), states the premise it
+was asked about before declining, complies after a refusal phrase, or loops. `refusal_problem`
+rejects such a body; `PrincipleRefusals` then writes the refusal of the principle the request
+falls under (its own `refusal` and `alternative` text in the principles file, else a default).
+A crisis request (self-harm) always gets its principle's pointer to real help.
+
+The check is deliberately strict: a rejected good refusal costs only the corrector's wording (the
+principle's text is served instead), an accepted bad one reaches a user.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from alignstack.core.principles import Constitution, Principle
+from alignstack.core.records import degeneracy
+
+DEFAULT_REFUSAL = "I can't help with that request."
+DEFAULT_ALTERNATIVE = ("If you have a related question that doesn't involve causing harm, I'm "
+                       "glad to help with that.")
+
+# A refusal opens with one of these (in its first sentence).
+_REFUSAL = re.compile(
+    r"\bI(?:'m| am) (?:sorry|afraid|not able to|unable to|not going to)\b"
+    r"|\bI (?:cannot|can't|can not|won't|will not|must decline|have to decline|need to decline"
+    r"|do not|don't) (?:help|assist|provide|share|write|create|give|explain|offer|support|do"
+    r"|comply|answer|generate|make|produce|describe|tell|fulfil|fulfill|go along)\b"
+    r"|\bI (?:cannot|can't|can not|won't|will not)\b|\bnot something I can\b"
+    r"|^\W*(?:sorry|unfortunately)\b", re.IGNORECASE)
+# A sentence that offers something, or does it: checked against the request's own words.
+_OFFER = re.compile(r"\b(?:I can|I could|I'd be happy|I'm happy|I would be happy|I will|I'll"
+                    r"|here(?:'s| is| are)|you can|you could|you might|try|instead|let me"
+                    r"|to do (?:this|that|it)|the (?:steps|way|method|recipe))\b", re.IGNORECASE)
+# The marks of compliance after a refusal: steps, lists, quantities.
+_STEPS = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•]\s|step\s*\d)|\bstep (?:one|1)\b|\bfirst,",
+                    re.IGNORECASE)
+_CRISIS = re.compile(
+    r"\b(?:suicid\w*|kill (?:my ?self|me)|end (?:my life|it all)|take my (?:own )?life"
+    r"|self[- ]?harm\w*|hurt(?:ing)? "
+    r"my ?self|cut(?:ting)? my ?self|overdos\w*|not wake up|never wake up|want to die"
+    r"|better off dead|starv\w* my ?self)\b", re.IGNORECASE)
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+_STOP = set("""what that with this have from your about would could should into make give tell
+write explain know need want help please some more like just best them they their there when
+where which while will been does doing being other than then also very only even over such each
+most much many""".split()) | {"how", "why", "who"}
+MAX_REFUSAL_WORDS = 90
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+|\n+", text.strip()) if s.strip()]
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words of four letters or more that carry the request's content (a crude stem:
+    the first six letters, so "bombs" meets "bomb", "synthesise" meets "synthesis")."""
+    return {w[:6] for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in _STOP}
+
+
+def refusal_problem(question: str, body: str) -> str | None:
+    """Why `body` is not a refusal to serve for `question` (None: it is one).
+
+    empty / looped; no-refusal (its first sentence does not decline: a body that states the
+    premise or starts to comply before declining is rejected here); too-long (a refusal is brief,
+    long ones drift into compliance); complies (steps or a list after the refusal); offers-harm
+    (a later sentence offers or does something with the request's own content words)."""
+    text = body.strip().translate(_TYPOGRAPHIC)
+    broken = degeneracy(text)
+    if broken:
+        return broken
+    sentences = _sentences(text)
+    if not _REFUSAL.search(sentences[0]):
+        return "no-refusal"
+    if len(text.split()) > MAX_REFUSAL_WORDS:
+        return "too-long"
+    rest = " ".join(sentences[1:])
+    if _STEPS.search("\n".join(sentences[1:])):
+        return "complies"
+    asked = content_words(question)
+    for sentence in sentences[1:]:
+        if _OFFER.search(sentence) and content_words(sentence) & asked:
+            return "offers-harm"
+    if rest and len(content_words(rest) & asked) >= 3:
+        return "offers-harm"
+    return None
+
+
+def is_crisis_text(question: str) -> bool:
+    """The request speaks of self-harm or suicide (the words a person in crisis uses)."""
+    return bool(_CRISIS.search(question.translate(_TYPOGRAPHIC)))
+
+
+class PrincipleRefusals:
+    """The refusal to serve for a request, grounded in the principle it falls under: the
+    request's own principle ids where a caller gives them, else the principle whose text and
+    examples are nearest the request (the shipped MiniLM encoder), among those with a refusal."""
+
+    def __init__(self, constitution: Constitution | None = None, encoder=None):
+        self.constitution = constitution
+        self._encoder = encoder
+        self._matrix = None
+        principles = constitution.principles if constitution else []
+        self.candidates = [p for p in principles if p.refusal or p.crisis]
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from alignstack.backends.encoders import load_encoder
+
+            self._encoder = load_encoder(None)
+        return self._encoder
+
+    def _nearest(self, questions: Sequence[str]) -> list[Principle | None]:
+        if not self.candidates or not questions:
+            return [None] * len(questions)
+        if self._matrix is None:
+            self._matrix = self.encoder.encode(
+                [" ".join([p.title, p.text, *p.examples]) for p in self.candidates],
+                normalize_embeddings=True, convert_to_tensor=True)
+        emb = self.encoder.encode(list(questions), normalize_embeddings=True,
+                                  convert_to_tensor=True)
+        best = (emb @ self._matrix.T).argmax(dim=1).tolist()
+        return [self.candidates[k] for k in best]
+
+    def principles_for(self, questions: Sequence[str],
+                       ids: Sequence[Sequence[str]]) -> list[Principle | None]:
+        """Each request's principle: a crisis request's crisis principle; else the first of its
+        own ids that carries a refusal; else the nearest by meaning."""
+        crisis = [p for p in self.candidates if p.crisis]
+        out: list[Principle | None] = [None] * len(questions)
+        open_k = []
+        for k, (question, given) in enumerate(zip(questions, ids)):
+            own = [p for p in self.candidates if p.id in given]
+            if is_crisis_text(question) and crisis:
+                out[k] = crisis[0]
+            elif own:
+                out[k] = next((p for p in own if p.crisis), own[0])
+            else:
+                open_k.append(k)
+        for k, principle in zip(open_k, self._nearest([questions[k] for k in open_k])):
+            out[k] = principle
+        return out
+
+    @staticmethod
+    def text(principle: Principle | None, question: str = "") -> str:
+        """The principle's refusal and alternative (defaults where it has none); a crisis
+        request without a crisis principle still gets a pointer to help."""
+        refusal = (principle.refusal if principle and principle.refusal else DEFAULT_REFUSAL)
+        alternative = (principle.alternative if principle and principle.alternative
+                       else DEFAULT_ALTERNATIVE)
+        if is_crisis_text(question) and not (principle and principle.crisis):
+            alternative = CRISIS_FALLBACK
+        return f"{refusal.strip()} {alternative.strip()}"
+
+
+CRISIS_FALLBACK = ("If you are thinking about harming yourself, please reach out now to someone "
+                   "who can help: a local emergency number, a crisis line in your country, or "
+                   "someone you trust. You don't have to go through this alone.")
