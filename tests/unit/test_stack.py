@@ -16,6 +16,8 @@ from alignstack.correct.exit import ServePolicy
 from alignstack.correct.stack import Stack, answer_resumable
 from alignstack.inspect.inspector import Head, Inspector
 
+from conftest import EXAMPLES
+
 
 def inspector_with(intercept: float, threshold: float = 0.5, seed: int | None = None):
     """One head; weights zero (constant score) or random (scores vary with the answer)."""
@@ -165,3 +167,40 @@ def test_stack_command_bad_inputs(tiny_model_dir, tmp_path):
                                        str(tmp_path)])
     assert no_inspector.exit_code == 2 and "not an inspector" in flat(no_inspector.output)
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_one_stack_file_with_flags_on_top(tmp_path):
+    from alignstack.correct.assemble import load_stack_spec
+
+    shipped = load_stack_spec(EXAMPLES / "stack.yaml")
+    assert shipped.refuse_flagged and isinstance(shipped.answer_gate, list)
+    assert shipped.rewrite_failed == "auto" and shipped.verify_rewrites
+    overridden = load_stack_spec(EXAMPLES / "stack.yaml", {"backend": "transformers",
+                                                           "refuse_flagged": False})
+    assert overridden.backend == "transformers" and not overridden.refuse_flagged
+    assert overridden.answer_gate == shipped.answer_gate          # the file's, untouched
+    bad = tmp_path / "stack.yaml"
+    bad.write_text("upstream: smollm2\nrewrite_failed: serve-anyway\n")
+    with pytest.raises(ConfigError) as err:
+        load_stack_spec(bad)
+    assert "stack.yaml:2, field 'rewrite_failed'" in str(err.value)
+
+
+def test_stack_command_reads_the_stack_file(tiny_model_dir, tmp_path):
+    from alignstack.cli.main import app
+
+    stack_file = tmp_path / "stack.yaml"
+    stack_file.write_text(f"upstream: {tiny_model_dir}\ncorrector: {tiny_model_dir}\n"
+                          "verify_rewrites: false\nrewrite_failed: original\n")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("".join(json.dumps({"question": q}) + "\n" for q in QUESTIONS))
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["stack", "--stack", str(stack_file), "-i", str(questions),
+                                 "-o", str(out), "--max-new-tokens", "6", "--batch-size", "3"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    summary = json.loads((tmp_path / "out.jsonl.summary.json").read_text())
+    assert sum(summary["served_paths"].values()) == 3
+    # a copy-template corrector's rewrites of a random model: served only through the exit
+    assert all(r["path"] in ("kept", "rewritten", "rewrite-original") for r in rows)
+    assert all(r["final"] == r["answer"] for r in rows if r["path"] != "rewritten")

@@ -4,6 +4,7 @@ inspector gate, corrector or squad — resumable, with a summary JSON beside the
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -27,10 +28,15 @@ def heldout_recall(inspector, threshold: float) -> dict | None:
 def stack(
     input: Path = typer.Option(..., "--input", "-i", help="JSONL with a question field."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL log of results (resumable)."),
-    upstream: str = typer.Option("smollm2", help="Upstream model: built-in name, path or hub id."),
-    backend: str = typer.Option("transformers", help="Upstream engine: transformers | llamacpp "
+    stack_file: Optional[Path] = typer.Option(None, "--stack", help="The stack file (upstream, "
+                                              "corrector, gates, thresholds, refuse_flagged; "
+                                              "e.g. examples/newsroom/stack.yaml); the flags "
+                                              "below override its fields."),
+    upstream: Optional[str] = typer.Option(None, help="Upstream model: built-in name, path or "
+                                                      "hub id (default smollm2)."),
+    backend: Optional[str] = typer.Option(None, help="Upstream engine: transformers | llamacpp "
                                                      "| openai | vllm"),
-    engine: str = typer.Option("transformers", help="Corrector engine: transformers | llamacpp "
+    engine: Optional[str] = typer.Option(None, help="Corrector engine: transformers | llamacpp "
                                                     "(with --backend llamacpp and the "
                                                     "corrector's base as upstream, they share "
                                                     "one base)."),
@@ -42,37 +48,55 @@ def stack(
     request_gate: Optional[str] = typer.Option(None, help="Request classifier dir (`train "
                                                           "inspector` with inputs: question): "
                                                           "constrains a verdict corrector."),
-    answer_gate: Optional[str] = typer.Option(None, help="Answer inspector dir: decides whether "
-                                                         "a verdict corrector changes an answer."),
+    answer_gate: Optional[list[str]] = typer.Option(None, help="Answer inspector dir: decides "
+                                                              "whether a verdict corrector "
+                                                              "changes an answer (repeat: all "
+                                                              "must flag)."),
+    refuse_flagged: Optional[bool] = typer.Option(None, "--refuse-flagged/--no-refuse-flagged",
+                                                  help="A request the request gate flags is "
+                                                       "refused even when the answer gate "
+                                                       "passes its answer."),
+    rewrite_failed: Optional[str] = typer.Option(None, help="What a rewrite that fails its "
+                                                            "checks serves: auto | refuse | "
+                                                            "original."),
+    verify_rewrites: Optional[bool] = typer.Option(None, "--verify-rewrites/--no-verify-rewrites",
+                                                   help="A rewrite must be preferred to the "
+                                                        "original by the upstream as judge."),
     threshold: Optional[float] = typer.Option(None, help="Gate threshold (default: the "
                                                          "inspector's chosen one)."),
-    best_of_n: int = typer.Option(1, "--best-of-n", help="Sample N, keep the inspector's best."),
+    best_of_n: Optional[int] = typer.Option(None, "--best-of-n", help="Sample N, keep the "
+                                                                       "inspector's best."),
     best_of: str = typer.Option("answers", help="What best-of-N samples: answers | corrections."),
     temperature: float = typer.Option(0.0, help="Upstream temperature (best-of-N: 0.7 if 0)."),
     system_prompt: Optional[str] = typer.Option(None, help="Optional system message "
                                                            "('principles': the constitution)."),
     principles_file: str = typer.Option("examples/newsroom/principles.yaml",
-                                        help="For --system-prompt principles."),
+                                        help="The principles served (refusal texts; "
+                                             "--system-prompt principles)."),
     max_new_tokens: int = typer.Option(96),
     batch_size: int = typer.Option(8),
 ) -> None:
     """Answer questions through the stack; re-running after an interruption continues."""
     from alignstack.core.errors import ConfigError
     from alignstack.core.records import Question, read_jsonl, write_json
-    from alignstack.correct.assemble import build_stack, stack_spec
+    from alignstack.correct.assemble import build_stack, load_stack_spec
     from alignstack.correct.stack import answer_resumable
 
-    if corrector and squad:
-        raise ConfigError("give --corrector or --squad, not both", field="squad")
-    if (request_gate or answer_gate) and not corrector:
-        raise ConfigError("--request-gate / --answer-gate steer a verdict corrector: give "
+    flags = {"upstream": upstream, "backend": backend, "base_url": base_url,
+             "system_prompt": system_prompt, "corrector": corrector, "corrector_engine": engine,
+             "squad": str(squad) if squad else None, "inspector": inspector,
+             "threshold": threshold, "request_gate": request_gate,
+             "answer_gate": (answer_gate[0] if len(answer_gate) == 1 else answer_gate)
+             if answer_gate else None, "refuse_flagged": refuse_flagged,
+             "rewrite_failed": rewrite_failed, "verify_rewrites": verify_rewrites,
+             "best_of_n": best_of_n}
+    spec = load_stack_spec(stack_file, {k: v for k, v in flags.items() if v is not None})
+    if spec.corrector and spec.squad:
+        raise ConfigError("give a corrector or a squad, not both", field="squad")
+    if (spec.request_gate or spec.answer_gate) and not spec.corrector:
+        raise ConfigError("a request gate / answer gate steers a verdict corrector: give "
                           "--corrector", field="request_gate")
     rows = [q.model_dump(exclude_none=True) for q in read_jsonl(input, Question)]
-    spec = stack_spec(upstream=upstream, backend=backend, base_url=base_url,
-                      system_prompt=system_prompt, corrector=corrector, corrector_engine=engine,
-                      squad=str(squad) if squad else None, inspector=inspector,
-                      threshold=threshold, request_gate=request_gate, answer_gate=answer_gate,
-                      best_of_n=best_of_n)
     pipeline = build_stack(spec, principles_file=principles_file, max_new_tokens=max_new_tokens,
                            batch_size=batch_size, temperature=temperature, best_of=best_of)
     gate = pipeline.inspector
@@ -81,7 +105,8 @@ def stack(
         done = answer_resumable(pipeline, rows, output, chunk=batch_size,
                                 on_progress=lambda n: bar.advance(task, n))
     summary: dict = {"answers": len(done), "corrected": sum(bool(r["corrected"]) for r in done),
-                     "best_of_n": best_of_n, "best_of": best_of, "output": str(output)}
+                     "served_paths": dict(Counter(r.get("path", "kept") for r in done)),
+                     "best_of_n": spec.best_of_n, "best_of": best_of, "output": str(output)}
     if gate is not None:
         skipped = sum(bool(r.get("skipped")) for r in done)
         summary.update({"threshold": pipeline.gate, "skipped": skipped,

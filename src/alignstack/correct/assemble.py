@@ -7,6 +7,7 @@ engine and encoder gates) or a squad, behind an optional inspector threshold."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,6 +60,15 @@ def stack_spec(**fields) -> StackSpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError(err["msg"], field=".".join(str(p) for p in err["loc"])) from None
+
+
+def load_stack_spec(path: str | Path | None, overrides: dict | None = None) -> StackSpec:
+    """The stack file at `path` (every field of StackSpec; a bad one is a ConfigError naming
+    file, line and field), with `overrides` (the CLI's flags) on top; no file: the defaults."""
+    from alignstack.core.yamlio import validate_yaml
+
+    base = validate_yaml(path, StackSpec).model_dump(exclude_unset=True) if path else {}
+    return stack_spec(**{**base, **(overrides or {})})
 
 
 def principles_prompt(principles_file: str) -> str:

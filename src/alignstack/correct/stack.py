@@ -214,7 +214,7 @@ def answer_resumable(stack: Stack, rows: Iterable[dict], log_path: str | Path, *
                 extra = ({"score": res.score, "skipped": res.skipped}
                          if res.score is not None else {})
                 log.append({**row, "answer": res.answer, "final": res.final,
-                            "corrected": res.corrected, **extra})
+                            "corrected": res.corrected, "path": res.path, **extra})
             if on_progress:
                 on_progress(len(part))
         done = log.rows
