@@ -167,7 +167,8 @@ def test_a_failing_guard_follows_the_policy(policy, tiny_model_dir):
         messages = [{"role": "user", "content": "Tell me a story."}]
         out = client(url).chat.completions.create(model="aligned", messages=messages)
         checked = out.model_extra["alignstack"]
-        assert checked["policy"] == f"fail-{policy}" and "guard down" in checked["guard_error"]
+        assert checked["policy"] == f"fail-{policy}"
+        assert "guard_error" not in checked        # the error: server log and audit row only
         if policy == "open":      # the upstream's own answer, unchecked
             bare = upstream.generate([messages], GenParams(max_new_tokens=6))[0]
             assert out.choices[0].message.content == bare.text

@@ -102,12 +102,16 @@ def test_an_upstream_fault_is_a_clear_error_and_the_server_stays_healthy(fault, 
             with pytest.raises(openai.APIStatusError) as err:
                 ask(url, f"Please answer. {fault}")
             assert err.value.status_code == 502
-            assert err.value.body["message"].startswith("upstream failed")
+            assert err.value.body["message"].startswith("the upstream model failed; request id ")
+            assert err.value.body["type"] == "upstream_error"
             assert ask(url, "A normal question?").choices[0].message.content == "A plain answer."
             assert app.state.batcher.alive
     rows = sqlite3.connect(tmp_path / "audit.sqlite").execute(
-        "SELECT status, policy FROM requests ORDER BY created").fetchall()
-    assert rows == [(502, "error"), (200, "checked")]
+        "SELECT id, status, policy, error FROM requests ORDER BY created").fetchall()
+    assert [(status, policy) for _, status, policy, _ in rows] == [(502, "error"),
+                                                                   (200, "checked")]
+    failed_id, _, _, error = rows[0]
+    assert failed_id in err.value.body["message"] and error     # the details: the log only
 
 
 def test_a_connection_reset_is_a_clear_error(tmp_path):
@@ -118,7 +122,7 @@ def test_a_connection_reset_is_a_clear_error(tmp_path):
                 with pytest.raises(openai.APIStatusError) as err:
                     ask(url, "Anything?")
                 assert err.value.status_code == 502
-                assert "upstream failed" in err.value.body["message"]
+                assert "the upstream model failed" in err.value.body["message"]
             assert app.state.batcher.alive
 
 

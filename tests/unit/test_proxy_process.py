@@ -1,6 +1,7 @@
-"""The proxy as a real `alignstack serve` process: SIGTERM finishes the request in flight and
-exits cleanly; SIGKILL mid-load loses no answered request from the audit log (SQLite WAL), and
-the restarted server on the same log is healthy."""
+"""The proxy as a real `alignstack serve --no-auth` process on loopback: it warns that it runs
+without keys; SIGTERM finishes the request in flight and exits cleanly; SIGKILL mid-load loses no
+answered request from the audit log (each answer's row is committed before the answer is sent,
+SQLite WAL), and the restarted server on the same log is healthy."""
 
 import os
 import signal
@@ -31,7 +32,7 @@ audit: {{path: {tmp_path / 'audit.sqlite'}, store_texts: true}}
 """)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ALIGNSTACK_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "alignstack", "serve", "--config", str(config),
-                             "--port", str(port)], cwd=ROOT, env=env,
+                             "--port", str(port), "--no-auth"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -72,7 +73,9 @@ def test_sigterm_finishes_the_request_in_flight_and_exits(tmp_path, tiny_model_d
         reply = pending.result(timeout=120)
     # uvicorn shuts down gracefully, then re-raises the signal it caught (exit status -15)
     assert proc.wait(timeout=60) in (0, -signal.SIGTERM)
-    assert "Application shutdown complete" in proc.stderr.read()
+    stderr = proc.stderr.read()
+    assert "Application shutdown complete" in stderr
+    assert "WARNING" in stderr and "NO API KEY" in stderr            # --no-auth says so loudly
     assert reply.model_extra["alignstack"]["policy"] == "checked"
     assert reply.id in audit_ids(tmp_path)
 

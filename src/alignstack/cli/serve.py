@@ -24,13 +24,18 @@ def serve(
     hash_key: Optional[str] = typer.Option(None, "--hash-key",
                                            help="Print the hash of an API key for api_keys "
                                                 "and exit."),
+    no_auth: bool = typer.Option(False, "--no-auth",
+                                 help="Serve without API keys (loopback only; development)."),
     ray: bool = typer.Option(False, "--ray", help="Deploy as a Ray Serve application (a local Ray "
                                                   "instance, or the cluster at RAY_ADDRESS)."),
     replicas: int = typer.Option(2, min=1, help="--ray: replicas of the proxy."),
     cpus_per_replica: float = typer.Option(1.0, help="--ray: CPUs reserved per replica."),
 ) -> None:
-    """Serve /v1/chat/completions (+stream), /v1/models, /healthz, /readyz, /metrics."""
-    from alignstack.serve.config import ServeConfig, load_serve_config
+    """Serve /v1/chat/completions (+stream), /v1/models, /healthz, /readyz, /metrics.
+
+    Needs an API key (api_keys in --config) unless --no-auth asks for an open server on
+    loopback."""
+    from alignstack.serve.config import ServeConfig, check_auth, load_serve_config
     from alignstack.serve.keys import hash_key as hashed
 
     if hash_key:
@@ -43,6 +48,9 @@ def serve(
     if name:
         updates["model_name"] = name
     cfg = cfg.model_copy(update=updates)
+    check_auth(cfg, path=config, no_auth=no_auth, host=host)
+    if no_auth:
+        warn_open(host, port)
     if ray:
         from alignstack.serve.ray_deploy import run_on_ray
 
@@ -58,6 +66,13 @@ def serve(
     app = build_app(cfg)
     console.print(f"serving '{cfg.model_name}' on http://{host}:{port}/v1")
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
+
+
+def warn_open(host: str, port: int) -> None:
+    """--no-auth: say loudly that anyone on this machine can use the server."""
+    console.print(f"[bold red]WARNING[/] --no-auth: NO API KEY is required at "
+                  f"http://{host}:{port}/v1; any process on this machine can use it. For "
+                  "development only.", highlight=False)
 
 
 @handle_errors

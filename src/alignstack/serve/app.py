@@ -6,17 +6,28 @@ process is up), /readyz (the stack is loaded and its worker alive), /metrics (Pr
 Streaming never sends text the check has not passed: the stack answers in full first, then the
 final text streams as OpenAI chunks ending in `data: [DONE]`; time to first token is measured.
 Each response carries an `alignstack` field (corrected, outcome, score, policy), which the
-official client keeps as an extra attribute."""
+official client keeps as an extra attribute.
+
+Errors say what happened and the request id, never the internals: what an upstream or a guard
+raised (its address, an engine's own error JSON) goes to the server log and the audit row's
+`error` column only. A conversation longer than the upstream's context is a 400 naming the limit,
+when the engine says its context (`context_length`). An answer is served only once its audit row
+is committed (off the event loop); a stream the client drops is logged as `disconnected`, with how
+much of the text it was sent."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import asynccontextmanager
+import logging
+import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
+from typing import Callable
 
 from fastapi import Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from alignstack.backends.base import GenParams
@@ -25,6 +36,8 @@ from alignstack.serve.body_limit import BodyLimit
 from alignstack.serve.config import ServeConfig
 from alignstack.serve.keys import KeyRing
 from alignstack.serve.metrics import ProxyMetrics
+
+log = logging.getLogger("alignstack.serve")
 
 
 class ChatMessage(BaseModel):
@@ -55,12 +68,48 @@ def error_body(status: int, message: str, kind: str, code: str | None = None) ->
     return {"error": {"message": message, "type": kind, "param": None, "code": code or status}}
 
 
+class WatchedStream(StreamingResponse):
+    """A streaming response that calls `on_end()` however it ends. When the client goes away,
+    Starlette cancels the body mid-way and nothing after the generator's last `yield` runs, so
+    the end of a dropped stream can only be seen here."""
+
+    def __init__(self, content, on_end: Callable[[], None], **kwargs):
+        super().__init__(content, **kwargs)
+        self.on_end = on_end
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.on_end()
+
+
+def context_length(engine) -> int | None:
+    """The upstream's context in tokens, where its engine says (`context_length`); None: not
+    known (an HTTP upstream), no check."""
+    size = getattr(engine, "context_length", None)
+    return size if isinstance(size, int) and size > 0 else None
+
+
+def prompt_tokens(stack, messages: list[dict], room: int) -> int | None:
+    """The upstream's prompt tokens for this conversation (its chat template and the stack's
+    system prompt included), or None when it surely leaves `room` tokens free: a token covers at
+    least one byte, so a prompt of fewer bytes needs no count."""
+    engine = stack.upstream
+    prompt = engine.format_chat(stack.messages(messages[-1]["content"], messages[:-1]))
+    if len(prompt.encode("utf-8")) + 1 <= room:
+        return None
+    return engine.count_tokens([prompt])[0]
+
+
 def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
     """The FastAPI app serving `stack` as `cfg.model_name`; `screen` (questions -> flags) is
     the optional input stage."""
     from fastapi import FastAPI
-    from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+    from fastapi.responses import JSONResponse, PlainTextResponse
 
+    context = context_length(stack.upstream)
+    counting = threading.Lock()          # one count at a time beside the batcher's worker
     batcher = StackBatcher(stack, window_ms=cfg.batching.window_ms,
                            max_batch=cfg.batching.max_batch, guard_fails=cfg.fail.guard,
                            refusal=cfg.fail.refusal, screen=screen,
@@ -80,11 +129,48 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
     capacity = cfg.batching.max_batch + cfg.limits.queue
     app.state.batcher, app.state.metrics, app.state.audit = batcher, metrics, audit
 
-    def fail(status: int, message: str, kind: str, **log) -> JSONResponse:
-        metrics.count(status, log.get("policy", "rejected"))
-        if audit is not None and log:
-            audit.record(status=status, error=message, **log)
-        return JSONResponse(error_body(status, message, kind), status_code=status)
+    def fail(status: int, message: str, kind: str, code: str | None = None,
+             detail: str | None = None, **row) -> JSONResponse:
+        """An error response; `detail` (what failed, in full) goes to the audit row only."""
+        metrics.count(status, row.get("policy", "rejected"))
+        if audit is not None and row:
+            try:
+                audit.record(status=status, error=detail or message, **row)
+            except Exception as exc:  # noqa: BLE001 - a closed log must not hide the error
+                log.error("request %s: not in the audit log: %s", row.get("id"), exc)
+        return JSONResponse(error_body(status, message, kind, code), status_code=status)
+
+    async def logged(**row) -> None:
+        """Queue the row and wait, off the event loop, until it is committed: an answer the
+        client gets is in the log even if the process is killed next. A log that cannot write
+        is reported, and does not withhold the answer."""
+        if audit is None:
+            return
+        try:
+            await asyncio.wrap_future(audit.record(**row))
+        except Exception as exc:  # noqa: BLE001 - AuditError or a database error
+            log.error("request %s: not in the audit log: %s", row.get("id"), exc)
+
+    async def over_context(messages: list[dict], limit: int) -> str | None:
+        """The 400 message when the conversation plus `limit` new tokens is over the
+        upstream's context; None when it fits or the context is unknown."""
+        if context is None:
+            return None
+
+        def count() -> int | None:
+            with counting:
+                return prompt_tokens(stack, messages, context - limit)
+
+        try:
+            used = await asyncio.to_thread(count)
+        except Exception as exc:  # noqa: BLE001 - the upstream will say so itself
+            log.warning("could not count the prompt's tokens: %s", exc)
+            return None
+        if used is None or used + limit <= context:
+            return None
+        return (f"this model's context is {context} tokens; the conversation is {used} tokens "
+                f"and asks for up to {limit} more ({used + limit}): shorten the messages or "
+                f"max_tokens")
 
     app.add_middleware(BodyLimit, max_bytes=cfg.limits.max_body_bytes, reject=lambda: fail(
         413, f"request body over {cfg.limits.max_body_bytes} bytes", "invalid_request_error"))
@@ -130,6 +216,10 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
             return fail(400, "the last message must be the user's (and at most "
                              f"{cfg.limits.max_messages} messages)", "invalid_request_error",
                         policy="rejected", **base)
+        too_long = await over_context(messages, limit)
+        if too_long:
+            return fail(400, too_long, "invalid_request_error", code="context_length_exceeded",
+                        policy="rejected", **base)
         if admitted["n"] >= capacity:
             return fail(429, "too many requests in flight; retry shortly", "rate_limit_error",
                         policy="rejected", **base)
@@ -142,42 +232,46 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
             future = batcher.submit(messages[-1]["content"], messages[:-1], params)
             answer = await asyncio.wait_for(asyncio.wrap_future(future), cfg.limits.timeout_s)
         except asyncio.TimeoutError:
-            return fail(504, f"no answer within {cfg.limits.timeout_s:.0f} s", "timeout",
-                        policy="error", **base)
+            return fail(504, f"no answer within {cfg.limits.timeout_s:.0f} s; request id {rid}",
+                        "timeout", policy="error", **base)
         except UpstreamError as exc:
-            return fail(502, f"upstream failed: {exc}", "upstream_error", policy="error",
-                        **base)
+            log.error("request %s: the upstream failed: %s", rid, exc)
+            return fail(502, f"the upstream model failed; request id {rid}", "upstream_error",
+                        detail=str(exc), policy="error", **base)
         finally:
             admitted["n"] -= 1
             metrics.in_flight.dec()
         result = answer.result
         checked = {"corrected": result.corrected, "outcome": result.outcome,
-                   "score": result.score, "flagged": not result.skipped,
+                   "path": result.path, "score": result.score, "flagged": not result.skipped,
                    "policy": answer.policy, "batch_size": answer.batch_size,
                    "timing_ms": {"queue": answer.queue_ms, "upstream": answer.upstream_ms,
                                  "guard": answer.guard_ms}}
-        if answer.error:
-            checked["guard_error"] = answer.error
-        log = dict(base, flagged=int(not result.skipped), corrected=int(result.corrected),
+        if answer.error:                     # the client sees the policy, not the error
+            log.warning("request %s: the guard failed (%s): %s", rid, answer.policy,
+                        answer.error)
+        row = dict(base, flagged=int(not result.skipped), corrected=int(result.corrected),
                    prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
-                   outcome=result.outcome, score=result.score, policy=answer.policy,
-                   error=answer.error, question=messages[-1]["content"], answer=result.answer,
-                   final=result.final)
+                   outcome=result.outcome, path=result.path, score=result.score,
+                   policy=answer.policy, error=answer.error, question=result.question,
+                   answer=result.answer, final=result.final)
         if request.stream:
-            return StreamingResponse(
-                stream_chunks(rid, request, answer, checked, started, log),
-                media_type="text/event-stream")
+            progress = {"chars": 0, "ttft": None, "logged": False}
+            return WatchedStream(
+                stream_chunks(rid, request, answer, checked, started, row, progress),
+                lambda: dropped(row, started, progress), media_type="text/event-stream")
         latency = time.perf_counter() - started
         metrics.observe(200, answer.policy, latency, None, result.corrected)
-        if audit is not None:
-            audit.record(status=200, latency_ms=round(1000 * latency, 1), **log)
+        await logged(status=200, latency_ms=round(1000 * latency, 1), **row)
         return {"id": rid, "object": "chat.completion", "created": int(base["created"]),
                 "model": cfg.model_name,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": result.final},
                              "finish_reason": "stop"}],
                 "usage": usage(answer), "alignstack": checked}
 
-    async def stream_chunks(rid, request, answer, checked, started, log):
+    async def stream_chunks(rid, request, answer, checked, started, row, progress):
+        """The checked text as OpenAI chunks; its audit row is committed before `[DONE]`.
+        `progress` tells `dropped` how far a stream the client left got."""
         created, text = int(time.time()), answer.result.final
 
         def frame(delta: dict, finish: str | None = None, **extra) -> str:
@@ -187,11 +281,11 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}) + "\n\n"
 
         yield frame({"role": "assistant", "content": ""})
-        ttft = None
         for piece in split_for_stream(text):
-            if ttft is None:
-                ttft = time.perf_counter() - started
+            if progress["ttft"] is None:
+                progress["ttft"] = time.perf_counter() - started
             yield frame({"content": piece})
+            progress["chars"] += len(piece)
             await asyncio.sleep(0)
         yield frame({}, "stop", alignstack=checked)
         if request.stream_options and request.stream_options.include_usage:
@@ -199,14 +293,36 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
                 "id": rid, "object": "chat.completion.chunk", "created": created,
                 "model": cfg.model_name, "choices": [],
                 "usage": usage(answer)}) + "\n\n"
+        latency, ttft = time.perf_counter() - started, progress["ttft"]
+        progress["logged"] = True
+        await logged(status=200, latency_ms=round(1000 * latency, 1), ttft_ms=ms(ttft),
+                     sent_chars=progress["chars"], **row)
         yield "data: [DONE]\n\n"
-        latency = time.perf_counter() - started
         metrics.observe(200, checked["policy"], latency, ttft, checked["corrected"])
-        if audit is not None:
-            audit.record(status=200, latency_ms=round(1000 * latency, 1),
-                          ttft_ms=None if ttft is None else round(1000 * ttft, 1), **log)
+
+    def dropped(row: dict, started: float, progress: dict) -> None:
+        """A stream that ended before its audit row was queued: the client went away. Logged
+        with what it was sent (final[:sent_chars]) and marked `disconnected`."""
+        if progress["logged"]:
+            return
+        progress["logged"] = True
+        metrics.disconnected.inc()
+        log.info("request %s: the client left the stream after %d characters", row["id"],
+                 progress["chars"])
+        if audit is None:
+            return
+        try:
+            audit.record(status=200, latency_ms=ms(time.perf_counter() - started),
+                         ttft_ms=ms(progress["ttft"]), disconnected=1,
+                         sent_chars=progress["chars"], **row)
+        except Exception as exc:  # noqa: BLE001 - a log closed at shutdown
+            log.error("request %s: not in the audit log: %s", row["id"], exc)
 
     return app
+
+
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(1000 * seconds, 1)
 
 
 def usage(answer) -> dict:
@@ -232,7 +348,8 @@ def build_app(cfg: ServeConfig):
                         max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batching.max_batch,
                         http_options={"timeout": cfg.limits.upstream_timeout_s,
                                       "max_retries": 0})
-    audit = AuditLog(cfg.audit.path, cfg.audit.store_texts) if cfg.audit.path else None
+    audit = AuditLog(cfg.audit.path, cfg.audit.store_texts, batch_rows=cfg.audit.batch_rows,
+                     batch_ms=cfg.audit.batch_ms) if cfg.audit.path else None
     return create_app(stack, cfg, audit, request_screen(cfg))
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 
 from alignstack.backends.base import GenParams, Message
-from alignstack.correct.stack import Stack, StackResult
+from alignstack.correct.stack import Stack, StackResult, conversation_question
 
 
 class UpstreamError(RuntimeError):
@@ -131,17 +131,18 @@ class StackBatcher:
         the guard policy (open: nothing flagged; closed: every job refused)."""
         if self.screen is None:
             return jobs
+        judged = [conversation_question(j.question, j.history) for j in jobs]
         try:
-            flags, policy, error = self.screen([j.question for j in jobs]), "screened", None
+            flags, policy, error = self.screen(judged), "screened", None
         except Exception as exc:  # noqa: BLE001 - the screen is a guard: the policy decides
             error = f"{type(exc).__name__}: {exc}"
             if self.guard_fails == "open":
                 return jobs
             flags, policy = [True] * len(jobs), "fail-closed"
-        for job, flagged in zip(jobs, flags):
+        for job, flagged, question in zip(jobs, flags, judged):
             if flagged:
-                result = StackResult(job.question, "", self.screen_message, True, [],
-                                     outcome="screened")
+                result = StackResult(question, "", self.screen_message, True, [],
+                                     outcome="screened", path="screened")
                 settle(job, Answer(result, policy, error, batch_size,
                                    round(1000 * (started - job.queued), 1)))
         return [j for j, flagged in zip(jobs, flags) if not flagged]
@@ -205,5 +206,6 @@ class StackBatcher:
         firsts = drafts[::n]
         return [StackResult(d.question, d.answer,
                             d.answer if self.guard_fails == "open" else self.refusal,
-                            self.guard_fails != "open", d.principles)
+                            self.guard_fails != "open", d.principles,
+                            path=f"fail-{self.guard_fails}")
                 for d in firsts]

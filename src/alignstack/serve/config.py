@@ -4,10 +4,14 @@
     stack: {upstream: smollm2, backend: llamacpp, corrector: runs/corrector, ...}   # StackSpec
     screen: {gate: runs/request-gate}        # optional: refuse flagged requests before the upstream
     fail: {upstream: closed, guard: closed}  # what a failure returns (see `FailPolicy`)
-    api_keys: ["sha256:…"]                   # hashes only (alignstack serve hash-key)
+    api_keys: ["sha256:…"]                   # hashes only (alignstack serve --hash-key KEY)
     limits: {max_body_bytes: 1000000, max_tokens: 512, concurrency: 4, queue: 64}
     batching: {window_ms: 20, max_batch: 16}
     audit: {path: runs/serve/audit.sqlite, store_texts: false}
+
+A server needs a key: `check_auth` (run by `serve` before anything loads) refuses an empty
+`api_keys` unless `--no-auth` asks for an open server on loopback, and refuses a key anyone can
+read (`keys.PUBLISHED_KEYS`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from alignstack.core.errors import ConfigError
 from alignstack.core.yamlio import validate_yaml
 from alignstack.correct.assemble import StackSpec
+from alignstack.serve.keys import key_id, published
+
+LOOPBACK_NAMES = ("localhost",)
+MAKE_A_KEY = ("make a key: `alignstack serve --hash-key <a long random key>` prints its hash; "
+              "list that under api_keys and give clients the key")
 
 
 class Strict(BaseModel):
@@ -65,6 +74,8 @@ class Batching(Strict):
 class Audit(Strict):
     path: str | None = "runs/serve/audit.sqlite"    # None: no audit log
     store_texts: bool = False                       # questions and answers in the log
+    batch_rows: int = Field(default=64, ge=1)       # rows per commit, at most (one writer thread)
+    batch_ms: float = Field(default=20.0, ge=0)     # a commit gathers waiting rows this long
 
 
 class ServeConfig(Strict):
@@ -74,7 +85,7 @@ class ServeConfig(Strict):
     screen: Screen | None = None                    # the input stage (off by default)
     max_new_tokens: int = Field(default=256, ge=1)  # when a request gives none
     fail: FailPolicy = Field(default_factory=FailPolicy)
-    api_keys: list[str] = Field(default_factory=list)   # "sha256:<hex>"; empty: no auth
+    api_keys: list[str] = Field(default_factory=list)   # "sha256:<hex>"; empty: only with --no-auth
     limits: Limits = Field(default_factory=Limits)
     batching: Batching = Field(default_factory=Batching)
     audit: Audit = Field(default_factory=Audit)
@@ -90,3 +101,37 @@ def load_serve_config(path: str | Path | None) -> ServeConfig:
                               "(`alignstack serve --hash-key KEY` prints one)", path=path,
                               field="api_keys")
     return cfg
+
+
+def loopback(host: str) -> bool:
+    """Whether `host` names this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_auth(cfg: ServeConfig, *, path: str | Path | None, no_auth: bool, host: str) -> None:
+    """Refuse to serve with no key (unless `no_auth`, which only loopback may have), with a key
+    anyone can read, or with keys and `no_auth` at once (which one was meant is unclear)."""
+    for hashed in cfg.api_keys:
+        if published(hashed):
+            raise ConfigError(f"key {key_id(hashed)}… is the hash of a published example key "
+                              f"that anyone can read; {MAKE_A_KEY}", path=path, field="api_keys")
+    if no_auth:
+        if cfg.api_keys:
+            raise ConfigError("--no-auth given but api_keys is set: drop one of them",
+                              path=path, field="api_keys")
+        if not loopback(host):
+            raise ConfigError(f"--no-auth serves without keys, on loopback only (127.0.0.1, ::1, "
+                              f"localhost), not --host {host}; to serve {host}, {MAKE_A_KEY}",
+                              path=path, field="api_keys")
+        return
+    if not cfg.api_keys:
+        raise ConfigError(f"no API key configured: {MAKE_A_KEY} (or pass --no-auth to serve "
+                          "without keys on loopback, for development)",
+                          path=path if path is not None else "(no --config)", field="api_keys")

@@ -22,6 +22,9 @@ class ProxyMetrics:
         self.ttft = Histogram("alignstack_time_to_first_token_seconds",
                               "Streaming: time to the first content chunk",
                               buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.disconnected = Counter("alignstack_disconnected_total",
+                                    "Streams the client closed before their end",
+                                    registry=self.registry)
         self.in_flight = Gauge("alignstack_in_flight", "Requests admitted and not yet answered",
                                registry=self.registry)
 
