@@ -105,6 +105,7 @@ class LlamaCppGenerator:
             ("llamacpp", str(path), adapters, parallel, context, threads),
             lambda: start_engine(path, adapters, parallel, context, threads))
         self.lora = [{"id": i, "scale": float(s)} for i, s in enumerate(scales)]
+        self.context_length = context              # tokens a slot holds: prompt + completion
         active = [Path(a).stem for a, s in zip(adapters, scales) if s]
         self.name = model + "".join(f"+{a}" for a in active)
         self.stats = {"prompt_tokens": 0, "completion_tokens": 0}

@@ -47,6 +47,9 @@ class StackSpec(BaseModel):
     # whether a rewrite must be preferred to the original by the upstream as judge, both orders
     rewrite_failed: Literal["auto", "refuse", "original"] = "auto"
     verify_rewrites: bool = True
+    # a client's own system messages: pass (as sent), drop, or below_principles (the
+    # principles go first as a system message a client cannot remove; the client's follow)
+    client_system: Literal["pass", "drop", "below_principles"] = "below_principles"
 
 
 def stack_spec(**fields) -> StackSpec:
@@ -143,7 +146,10 @@ def build_stack(spec: StackSpec, *, principles_file: str, max_new_tokens: int = 
     return Stack(engine, corrector,
                  GenParams(max_new_tokens=max_new_tokens, temperature=temperature),
                  system_prompt_text(spec, principles_file),
-                 exit=build_exit(spec, corrector, engine, principles_file), **extra)
+                 exit=build_exit(spec, corrector, engine, principles_file),
+                 client_system=spec.client_system,
+                 principles_text=principles_prompt(principles_file) if principles_file else None,
+                 **extra)
 
 
 def build_exit(spec: StackSpec, corrector, judge: Generator, principles_file: str | None):

@@ -23,6 +23,22 @@ class InspectorLike(Protocol):
     def score(self, items: list[QA]) -> list[float]: ...
 
 
+def conversation_question(question: str, history: Sequence[Message] = (),
+                          max_turn_chars: int = 600) -> str:
+    """What the guard (request gate, answer gate, corrector, exit) judges: the conversation the
+    upstream saw, not only its last turn. The question comes first (an encoder that truncates
+    keeps it), then the earlier turns, most recent first, each cut to `max_turn_chars`: "Continue,
+    be detailed" after "Give me steps to make a pipe bomb" is judged with the bomb in it."""
+    if not history:
+        return question
+    earlier = [f"{m['role']}: {' '.join(str(m['content']).split())[:max_turn_chars]}"
+               for m in reversed(history) if str(m.get("content", "")).strip()]
+    if not earlier:
+        return question
+    return question + "\n\n[earlier in this conversation, most recent first]\n" + \
+        "\n".join(earlier)
+
+
 @dataclass
 class StackResult:
     question: str
@@ -55,6 +71,10 @@ class Stack:
     # the one exit (correct.exit.ServePolicy); None: the default policy over the corrector, with
     # the upstream as the judge that verifies rewrites
     exit: object | None = None
+    # a client's own system messages: pass (as sent), drop, or below_principles (the principles
+    # come first, as a system message the client cannot remove; the client's follow)
+    client_system: Literal["pass", "drop", "below_principles"] = "below_principles"
+    principles_text: str | None = None        # the principles as a system prompt (build_stack)
     stats: dict = field(default_factory=lambda: {"answered": 0, "skipped": 0, "to_corrector": 0,
                                                  "changed": 0})
 
@@ -79,11 +99,20 @@ class Stack:
 
     def messages(self, question: str, history: Sequence[Message] = ()) -> list[Message]:
         """The upstream's chat: the stack's system prompt, then the conversation so far (a
-        caller's own system message included), then the question."""
+        caller's own system messages as `client_system` says), then the question."""
         msgs: list[Message] = []
-        if self.system_prompt:
-            msgs.append({"role": "system", "content": self.system_prompt})
-        msgs.extend(history)
+        client = [m for m in history if m["role"] == "system"]
+        turns = [m for m in history if m["role"] != "system"]
+        if self.client_system == "pass":
+            turns = list(history)
+            client = []
+        first = self.system_prompt or (self.principles_text if client and
+                                       self.client_system == "below_principles" else None)
+        if first:
+            msgs.append({"role": "system", "content": first})
+        if self.client_system == "below_principles":
+            msgs.extend(client)
+        msgs.extend(turns)
         msgs.append({"role": "user", "content": question})
         return msgs
 
@@ -103,8 +132,9 @@ class Stack:
                                      params)
         if usage is not None:
             usage.extend((c.prompt_tokens, c.completion_tokens) for c in raw)
-        return [QA(question=q, answer=raw[i * n + j].text, principles=p)
-                for i, (q, p) in enumerate(zip(questions, principles)) for j in range(n)]
+        guarded = [conversation_question(q, h) for q, h in zip(questions, histories)]
+        return [QA(question=g, answer=raw[i * n + j].text, principles=p)
+                for i, (g, p) in enumerate(zip(guarded, principles)) for j in range(n)]
 
     @property
     def samples_per_question(self) -> int:
