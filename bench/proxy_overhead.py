@@ -76,7 +76,7 @@ audit: {{path: {directory / 'audit.sqlite'}}}
 """)
     env = {**os.environ, "OPENAI_API_KEY": key, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "alignstack", "serve", "--config", str(config),
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                             "--port", str(port), "--no-auth"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     import httpx
 
