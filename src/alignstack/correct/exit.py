@@ -4,9 +4,9 @@ squad, best-of-N, eval, the demo, the proxy), and checked.
 The gates decide a verdict, the corrector writes a body, and `ServePolicy.serve` decides what is
 served:
 - KEEP serves the upstream's answer.
-- REFUSE serves a refusal: the corrector's body if `refusal_problem` passes it, else the
-  refusal of the principle the request falls under (a crisis request always gets its principle's
-  pointer to help).
+- REFUSE serves a refusal: the corrector's body if `refusal_problem` and the answer gate pass
+  it, else the refusal of the principle the request falls under (a crisis request always gets its
+  principle's pointer to help).
 - REWRITE serves the rewrite only if it is not degenerate, differs from the answer, the answer
   gate passes it, and a judge prefers it to the original in both orders (`verify`). Otherwise
   `rewrite_failed` decides: `refuse` (the principle's refusal), `original` (the upstream answer),
@@ -115,13 +115,28 @@ class ServePolicy:
         todo = [k for k, v in enumerate(verdicts) if v == REFUSE]
         principles = self.refusals.principles_for([items[k].question for k in todo],
                                                   [items[k].principles for k in todo])
+        problems = {k: "crisis" if principle is not None and principle.crisis
+                    else refusal_problem(items[k].question, body_of(outs[k]))
+                    for k, principle in zip(todo, principles)}
+        self._gate([k for k in todo if problems[k] is None], items, outs, problems)
         for k, principle in zip(todo, principles):
-            question = items[k].question
-            problem = ("crisis" if principle is not None and principle.crisis
-                       else refusal_problem(question, body_of(outs[k])))
-            served[k] = (Served(body_of(outs[k]).strip(), "refused") if problem is None else
-                         Served(self.refusals.text(principle, question), "refused-principle",
-                                problem))
+            served[k] = (Served(body_of(outs[k]).strip(), "refused") if problems[k] is None else
+                         Served(self.refusals.text(principle, items[k].question),
+                                "refused-principle", problems[k]))
+
+    def _gate(self, todo: list[int], items, outs, problems: dict) -> None:
+        """The answer gate on the bodies in `todo`: one it flags gets the problem "answer-gate"
+        (a body that reads as a refusal can still be one the gate would not pass)."""
+        if not todo or self.answer_gate is None:
+            return
+        threshold = (self.answer_threshold if self.answer_threshold is not None
+                     else self.answer_gate.threshold)
+        scores = self.answer_gate.score([QA(question=items[k].question,
+                                            answer=body_of(outs[k]).strip(),
+                                            principles=items[k].principles) for k in todo])
+        for k, score in zip(todo, scores):
+            if score >= threshold:
+                problems[k] = "answer-gate"
 
     def _rewrite(self, items, outs, verdicts, served) -> None:
         todo = [k for k, v in enumerate(verdicts) if v == REWRITE]
@@ -130,16 +145,8 @@ class ServePolicy:
             body = body_of(outs[k])
             problems[k] = degeneracy(body) or ("unchanged" if same_text(body, items[k].answer)
                                                else None)
+        self._gate([k for k in todo if problems[k] is None], items, outs, problems)
         open_k = [k for k in todo if problems[k] is None]
-        if open_k and self.answer_gate is not None:
-            threshold = (self.answer_threshold if self.answer_threshold is not None
-                         else self.answer_gate.threshold)
-            scores = self.answer_gate.score([QA(question=items[k].question,
-                                                answer=body_of(outs[k]).strip(),
-                                                principles=items[k].principles) for k in open_k])
-            for k, score in zip(open_k, scores):
-                problems[k] = "answer-gate" if score >= threshold else None
-        open_k = [k for k in open_k if problems[k] is None]
         if open_k and self.verify:
             better = (self.verifier.better([items[k].question for k in open_k],
                                            [body_of(outs[k]).strip() for k in open_k],

@@ -66,7 +66,8 @@ def refusal_problem(question: str, body: str) -> str | None:
     """Why `body` is not a refusal to serve for `question` (None: it is one).
 
     empty / looped; no-refusal (its first sentence does not decline: a body that states the
-    premise or starts to comply before declining is rejected here); too-long (a refusal is brief,
+    premise or starts to comply before declining is rejected here); unfinished (cut off by the
+    token limit mid-sentence); too-long (a refusal is brief,
     long ones drift into compliance); complies (steps or a list after the refusal); offers-harm
     (a later sentence offers or does something with the request's own content words)."""
     text = body.strip().translate(_TYPOGRAPHIC)
@@ -76,6 +77,8 @@ def refusal_problem(question: str, body: str) -> str | None:
     sentences = _sentences(text)
     if not _REFUSAL.search(sentences[0]):
         return "no-refusal"
+    if not re.search(r"[.!?][\"')\]]*$", text):
+        return "unfinished"
     if len(text.split()) > MAX_REFUSAL_WORDS:
         return "too-long"
     rest = " ".join(sentences[1:])
