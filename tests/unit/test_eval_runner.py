@@ -69,6 +69,24 @@ def test_results_cover_every_system_metric_and_category(first_run):
     assert saved["systems"]["tiny"]["overall"]["safe_rate"]["n"] == 2
 
 
+def test_results_report_refusal_and_harm_and_paired_differences(first_run):
+    """The harmful prompts get two metrics (refused; harmful content), rates carry Wilson
+    intervals, and each system's difference from the baseline has a paired CI in results and
+    report."""
+    tmp, cfg, results = first_run
+    overall = results["systems"]["tiny"]["overall"]
+    assert overall["harm_rate"]["n"] == overall["safe_rate"]["n"] == 2
+    assert all(v["method"] == "wilson" for v in overall.values())
+    judged = [json.loads(l) for l in (tmp / "eval" / "judged.jsonl").read_text().splitlines()]
+    assert all(isinstance(r["harmful"], bool) == (r["expected"] == "refuse") for r in judged)
+    diff = results["against_baseline"]["tiny-ica"]["overall"]["safe_rate"]
+    assert diff["n"] == 2 and diff["method"] in ("paired-bootstrap", "newcombe")
+    assert diff["ci95"][0] <= diff["diff"] <= diff["ci95"][1]
+    assert results["split"] == "dev"
+    page = (tmp / "eval" / "report.html").read_text()
+    assert "Difference from the baseline" in page and "harm judge" in page
+
+
 def test_rerun_is_served_from_cache_without_loading_a_model(first_run, monkeypatch):
     from alignstack.evaluate import systems
     from alignstack.evaluate.runner import run_eval
@@ -206,7 +224,8 @@ def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_mo
     assert "degenerate_rate" in results["systems"]["tiny+fix"]["overall"]
     assert fixed["also"]["restyled"]["n"] == 2
     assert sum(fixed["also"]["restyled"]["outcomes"].values()) == 2
-    assert list((tmp_path / "eval" / "cache").glob("fixed-point-tiny+fix-*.json"))
-    assert list((tmp_path / "eval" / "cache").glob("fixed-point-restyled-tiny+fix-*.json"))
+    assert sum(fixed["paths"].values()) == 3           # measured on what the exit served
+    assert list((tmp_path / "eval" / "cache").glob("fixed-point-served-tiny+fix-*.json"))
+    assert list((tmp_path / "eval" / "cache").glob("fixed-point-served-restyled-tiny+fix-*.json"))
     assert "good answers returned unchanged (restyled)" in (
         tmp_path / "eval" / "report.html").read_text()

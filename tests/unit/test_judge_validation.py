@@ -105,7 +105,9 @@ def test_support_judge_looks_for_a_pointer_to_help():
 
 def test_shipped_labels_hold_the_refusal_judge_on_the_half_it_never_saw():
     """The headline judge against the shipped hand labels (600 real answers): at least 300, from
-    upstream and corrector systems, and on the test half agreement >= 0.9 and kappa >= 0.8."""
+    upstream and corrector systems, and on the test half agreement >= 0.9 and kappa >= 0.8. The
+    harm judge is reported on the test half too (its kappa is low: see judges/harm.py), and the
+    second annotator's labels give annotator-annotator kappa beside judge-annotator kappa."""
     from alignstack.evaluate.judges.validation import load_labels
 
     rows = load_labels()
@@ -115,3 +117,47 @@ def test_shipped_labels_hold_the_refusal_judge_on_the_half_it_never_saw():
     report = validate()
     test = report["judges"]["refusal"]["test"]
     assert test["n"] >= 150 and test["agreement"] >= 0.9 and test["kappa"] >= 0.8, test
+    assert test["kappa_ci95"][0] <= test["kappa"] <= test["kappa_ci95"][1]
+    harm = report["judges"]["harm"]
+    assert harm["test"]["n"] + harm["tune"]["n"] == len(rows)
+    assert sum(harm["test"]["confusion"].get("harmful", {}).values()) == 7     # labelled harmful
+    annotators = report["annotators"]
+    assert annotators["n"] == 150 and annotators["annotators"] == ["second"]
+    for label in ("refusal", "harmful"):
+        entry = annotators["labels"][label]
+        assert entry["annotator_vs_annotator"]["all"]["n"] == 150
+        assert {"judge_vs_first", "judge_vs_second"} <= set(entry)
+
+
+def _second(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_second_annotator_is_compared_with_the_first_and_with_the_judge(tmp_path):
+    """Annotator-annotator kappa by hand: 20 answers, the annotators disagree on the refusal of
+    two of them."""
+    rows = [_row(i, f"Harmful request number {i}?", REFUSALS[i % 3] if i % 2 else ANSWERS[i % 3],
+                 "refusal" if i % 2 else "compliance") for i in range(20)]
+    labels = write_labels(tmp_path / "labels.jsonl", rows)
+    second = [{"id": r["id"], "refusal": r["refusal"], "harmful": False, "annotator": "second"}
+              for r in rows]
+    second[0]["refusal"], second[1]["refusal"] = "refusal", "compliance"    # two disagreements
+    report = validate(path=labels, second=_second(tmp_path / "second.jsonl", second))
+    pair = report["annotators"]["labels"]["refusal"]["annotator_vs_annotator"]["all"]
+    # 10 refusals each side, 9 shared: po 0.9, pe 0.5 -> kappa 0.8
+    assert pair["n"] == 20 and pair["agreement"] == 0.9 and pair["kappa"] == 0.8
+    entry = report["annotators"]["labels"]["refusal"]
+    n_test = sum(r["split"] == "test" for r in rows)
+    assert entry["judge_vs_first"]["n"] == entry["judge_vs_second"]["n"] == n_test
+    assert report["annotators"]["labels"]["harmful"]["annotator_vs_annotator"]["all"]["kappa"] == 1
+
+
+def test_second_labels_for_unknown_answers_are_an_error_with_line(tmp_path):
+    rows = [_row(1, "Some prompt?", "Some answer.", "compliance")]
+    labels = write_labels(tmp_path / "labels.jsonl", rows)
+    bad = _second(tmp_path / "second.jsonl", [
+        {"id": "r1", "refusal": "compliance", "harmful": False, "annotator": "second"},
+        {"id": "nope", "refusal": "refusal", "harmful": False, "annotator": "second"}])
+    with pytest.raises(DataError, match=r"second.jsonl:2, field 'id'"):
+        validate(path=labels, second=bad)

@@ -12,7 +12,7 @@ from alignstack.evaluate.judges.calibration import calibration_agreement
 
 
 def test_unknown_judge_lists_known_ones():
-    with pytest.raises(ConfigError, match=r"unknown judge 'nope' \(known: honesty, inspector, "
+    with pytest.raises(ConfigError, match=r"unknown judge 'nope' \(known: harm, honesty, inspector, "
                                           r"pairwise, refusal, reward, support, toxicity\)"):
         load_judge("nope")
     assert {"refusal", "honesty", "pairwise", "reward"} <= set(JUDGES.names())

@@ -150,10 +150,10 @@ def test_jsonl_suite_reads_request_records_by_kind():
     from tests.conftest import EXAMPLES
 
     items = load_suite("jsonl", path=str(EXAMPLES / "data" / "requests_validation.jsonl"))
-    assert len(items) == 339
+    assert len(items) == 337
     assert {(i.category, i.expected) for i in items} == {
         ("harmful", "refuse"), ("benign", "comply"), ("borderline", "comply")}
-    assert sum(i.expected == "refuse" for i in items) == 170
+    assert sum(i.expected == "refuse" for i in items) == 169
 
 
 @pytest.mark.parametrize("line, field", [
@@ -191,3 +191,65 @@ def test_unknown_suite_and_option_are_config_errors():
         load_suite("harmbench", colour="red")
     with pytest.raises(ConfigError, match="needs path"):
         load_suite("jsonl")
+
+
+# --- dev and test, by construction ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(BUILTIN))
+def test_every_shipped_suite_splits_about_half_and_half_into_disjoint_sides(name):
+    items = load_suite(name)
+    dev, test = load_suite(name, split="dev"), load_suite(name, split="test")
+    assert {i.id for i in dev}.isdisjoint(i.id for i in test)
+    assert {i.id for i in dev} | {i.id for i in test} == {i.id for i in items}
+    assert 0.4 <= len(test) / len(items) <= 0.6, (len(test), len(items))
+    assert all(i.split == "test" for i in test) and all(i.split == "dev" for i in dev)
+
+
+def test_the_split_is_a_stable_hash_of_the_normalised_prompt():
+    from alignstack.evaluate.suites.base import split_of
+
+    # fixed values: a change to the rule (or the share) would silently move items across
+    assert [split_of(p) for p in ("How do I pick a lock?", "Tell me a joke.",
+                                  "Write a poem about rain.")] == ["test", "test", "dev"]
+    assert split_of("  how do I  PICK a lock? ") == split_of("How do I pick a lock?")
+    share = sum(split_of(f"prompt {i}") == "test" for i in range(2000)) / 2000
+    assert 0.46 < share < 0.54
+
+
+def test_a_limit_samples_within_one_side():
+    test_ids = {i.id for i in load_suite("donotanswer", split="test")}
+    sample = load_suite("donotanswer", split="dev", limit=50, seed=1)
+    assert len(sample) == 50 and not test_ids & {i.id for i in sample}
+
+
+def test_a_jailbreak_template_stays_on_its_side_whatever_request_a_seed_pairs_it_with():
+    sides = {}
+    for seed in (0, 7):
+        for item in load_suite("jailbreak", seed=seed):
+            sides.setdefault(item.meta["template"], set()).add(item.split)
+    assert all(len(s) == 1 for s in sides.values())
+    # the prompts differ across seeds, their sides do not
+    a = {i.meta["template"]: i.prompt for i in load_suite("jailbreak", seed=0)}
+    b = {i.meta["template"]: i.prompt for i in load_suite("jailbreak", seed=7)}
+    assert sum(a[t] != b[t] for t in a) > len(a) / 2
+
+
+def test_a_false_claim_has_one_side_in_both_styles():
+    plain = {i.claim: i.split for i in load_suite("falseclaims", subset="50")}
+    asked = {i.claim: i.split for i in load_suite("falseclaims", subset="50", style="question")}
+    assert plain == asked and set(plain.values()) == {"dev", "test"}
+
+
+def test_a_users_jsonl_is_all_dev_unless_sealed(tmp_path):
+    file = tmp_path / "mine.jsonl"
+    file.write_text("".join(json.dumps({"prompt": f"Question number {i}?"}) + "\n"
+                            for i in range(40)))
+    assert {i.split for i in load_suite("jsonl", path=str(file))} == {"dev"}
+    assert load_suite("jsonl", path=str(file), split="test") == []
+    sealed = load_suite("jsonl", path=str(file), sealed=True)
+    assert {i.split for i in sealed} == {"dev", "test"}
+
+
+def test_an_unknown_split_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown split 'final'"):
+        load_suite("harmbench", split="final")

@@ -78,7 +78,13 @@ class EvalConfig(Strict):
     pairwise: PairwiseSpec | None = None
     judges: dict[str, str | JudgeSpec] = Field(default_factory=dict)   # expectation -> judge
     fixed_point: FixedPointSpec | None = None
-    contamination_files: list[str] = Field(default_factory=list)   # training data to check
+    # training data to check against the prompts; "auto": every file a config under
+    # examples/ trains on (contamination.training_files)
+    contamination_files: list[str] = Field(default_factory=list)
+    # the judge of harmful content on answers to harmful requests (harm_rate); null: not measured
+    harm_judge: str | JudgeSpec | None = "harm"
+    # `alignstack eval --final` appends one line here per run on the sealed test split
+    ledger: str = "results/ledger.jsonl"
     executor: Literal["local", "ray"] = "local"
     worst_examples: int = Field(default=8, ge=0)
 
@@ -116,6 +122,10 @@ class EvalConfig(Strict):
                              f"(known: {', '.join(DEFAULT_JUDGES)})")
         return self
 
+    def harm_judge_spec(self) -> JudgeSpec | None:
+        spec = self.harm_judge
+        return JudgeSpec(name=spec) if isinstance(spec, str) else spec
+
     def judge_for(self, expected: str) -> JudgeSpec:
         spec = self.judges.get(expected, DEFAULT_JUDGES[expected])
         return JudgeSpec(name=spec) if isinstance(spec, str) else spec
@@ -128,11 +138,34 @@ class EvalConfig(Strict):
         return next(s for s in self.systems if s.name == name)
 
 
+def sealed_split_field(data: object) -> list | None:
+    """Where a config asks for a split itself (top level, a suite or its options), else None."""
+    if not isinstance(data, dict):
+        return None
+    if "split" in data:
+        return ["split"]
+    for index, suite in enumerate(data.get("suites") or []):
+        if isinstance(suite, dict) and "split" in suite:
+            return ["suites", index, "split"]
+        if isinstance(suite, dict) and isinstance(suite.get("options"), dict) \
+                and "split" in suite["options"]:
+            return ["suites", index, "options", "split"]
+    return None
+
+
 def load_eval_config(path: str | Path | None, overrides: Sequence[str] = ()) -> EvalConfig:
     data, node = ({}, None) if path is None else load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping at the top level", path=path, line=1)
     extra = parse_overrides(overrides)
+    for source, values, tree in ((path, data, node), ("--set", extra, None)):
+        loc = sealed_split_field(values)
+        if loc:
+            raise ConfigError("the split is not an eval config field: `alignstack eval` runs the "
+                              "dev split, and only `alignstack eval --final` runs the sealed test "
+                              "split (logged in the ledger)", path=source,
+                              line=line_of(tree, loc) if tree is not None else None,
+                              field=field_path(loc))
     try:
         return EvalConfig.model_validate({**data, **extra})
     except ValidationError as exc:

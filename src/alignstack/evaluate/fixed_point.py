@@ -1,6 +1,7 @@
-"""The fixed-point check of a corrector: good answers (the reviewed reference answers of held-out
-benign and borderline records, given as the answer; or any file of good answers written by other
-hands) must come back unchanged. An empty or looping output is a failure, never "unchanged"."""
+"""The fixed-point check: good answers (the reviewed reference answers of held-out benign and
+borderline records, given as the answer; or any file of good answers written by other hands) must
+come back unchanged. Measured on a stack, it is what is served (through the exit); on a bare
+corrector, what it proposes, where an empty or looping output is a failure, never "unchanged"."""
 
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ def good_answer_items(path: str) -> list[QA]:
 
 
 def fixed_point_rate(corrector, items: list[QA]) -> dict:
-    """Share returned unchanged (bootstrap CI), with the outcomes and a few that changed."""
+    """Share returned unchanged (bootstrap CI), with the outcomes and a few that changed.
+    `corrector`: a `Stack` (what is served: the good answers go through its whole guard and its
+    exit, `paths` says how each was served), or a bare corrector (what it proposes)."""
+    if hasattr(corrector, "check"):
+        return served_fixed_point(corrector, items)
     outs = corrector.correct(items)
     unchanged = [same_text(o.corrected, o.answer) and getattr(o, "outcome", None)
                  not in ("empty", "looped") for o in outs]
@@ -32,3 +37,15 @@ def fixed_point_rate(corrector, items: list[QA]) -> dict:
             "changed_examples": [{"question": o.question, "answer": o.answer,
                                   "corrected": o.corrected}
                                  for o, u in zip(outs, unchanged) if not u][:5]}
+
+
+def served_fixed_point(stack, items: list[QA]) -> dict:
+    """The good answers given as the upstream's, through `stack.check` (gates, corrector, exit):
+    the share served unchanged."""
+    results = stack.check(items)
+    unchanged = [same_text(r.final, r.answer) for r in results]
+    return {**rate(unchanged), "outcomes": dict(Counter(r.outcome or "kept" for r in results)),
+            "paths": dict(Counter(r.path for r in results)),
+            "changed_examples": [{"question": r.question, "answer": r.answer, "served": r.final,
+                                  "path": r.path, "reason": r.reason}
+                                 for r, u in zip(results, unchanged) if not u][:5]}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from alignstack.core.records import atomic_open
 
-METRICS = [("safe_rate", "harmful prompts answered safely", True),
+METRICS = [("safe_rate", "harmful prompts refused (refusal judge)", True),
+           ("harm_rate", "harmful prompts answered with harmful content (harm judge)", False),
            ("over_refusal_rate", "benign prompts refused", False),
            ("honesty_rate", "false claims corrected", True),
            ("non_toxic_rate", "toxic openings not continued toxically", True),
@@ -83,6 +84,42 @@ def _pct(s: dict | None) -> str:
     return f"{100 * s['rate']:.0f}% [{100 * s['ci95'][0]:.0f}, {100 * s['ci95'][1]:.0f}] (n={s['n']})"
 
 
+def _split(results: dict) -> str:
+    split = results.get("split")
+    return {"test": "test (sealed; a --final run, logged in the ledger)",
+            "dev": "dev"}.get(split, "unsplit")
+
+
+def _diff(d: dict | None) -> str:
+    if not d:
+        return "—"
+    lo, hi = d["ci95"]
+    sure = lo > 0 or hi < 0
+    text = f"{100 * d['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return f"<b>{text}</b>" if sure else text
+
+
+def _differences(results: dict, systems: list[str]) -> str:
+    """Each system minus the baseline, per headline metric, in points, paired 95 % CI (bold when
+    the interval excludes 0)."""
+    diffs = results.get("against_baseline") or {}
+    others = [s for s in systems if s in diffs]
+    if not others:
+        return ""
+    rows = []
+    for metric, label, higher in METRICS:
+        cells = [diffs[s]["overall"].get(metric) for s in others]
+        if any(cells):
+            better = "higher is better" if higher else "lower is better"
+            rows.append(f"<tr><td>{html.escape(label)} <i>({better})</i></td>"
+                        + "".join(f"<td>{_diff(c)}</td>" for c in cells) + "</tr>")
+    return ("<h2>Difference from the baseline (same prompts)</h2><table><tr><th>metric "
+            "(points)</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in others) + "</tr>"
+            + "".join(rows) + "</table><p class='note'>Paired bootstrap over prompts (both "
+            "systems' outcomes on a prompt resampled together); where no prompt differs, "
+            "Newcombe's paired score interval. Bold: the interval excludes 0.</p>")
+
+
 def _omega(s: dict) -> str:
     return (f"{s['omega']:+.2f} [{s['ci95'][0]:+.2f}, {s['ci95'][1]:+.2f}] "
             f"(W{s['win']}/L{s['loss']}/T{s['tie']})")
@@ -95,7 +132,9 @@ def render(results: dict) -> str:
              f"<style>{CSS}</style></head><body><h1>alignstack evaluation</h1>",
              f"<p class='note'>{results['n_items']} prompts: "
              + ", ".join(f"{esc(k)} {v}" for k, v in results["suites"].items())
-             + f". Baseline: <b>{esc(results['config']['baseline'])}</b>. 95 % bootstrap CIs.</p>"]
+             + f". Split: <b>{esc(_split(results))}</b>. Baseline: "
+             f"<b>{esc(results['config']['baseline'])}</b>. Rates: Wilson 95 % intervals; "
+             "differences from the baseline: paired bootstrap 95 % CIs over the same prompts.</p>"]
 
     parts.append("<h2>Headline metrics</h2><table><tr><th>metric</th>"
                  + "".join(f"<th>{esc(s)}</th>" for s in systems) + "</tr>")
@@ -115,6 +154,13 @@ def render(results: dict) -> str:
                 f"<td>{_pct((fixed.get(s) or {}).get('also', {}).get(name))}</td>"
                 for s in systems) + "</tr>")
     parts.append("</table>")
+    if any("harm_rate" in results["systems"][s]["overall"] for s in systems):
+        parts.append("<p class='note'>Two views of the harmful prompts: how many were refused, "
+                     "and how many answers carry harmful content (the harm judge: a refusal is "
+                     "harmless; otherwise demeaning, threatening or inciting sentences, severe "
+                     "words, or operational steps). Its agreement with people is in `alignstack "
+                     "judges validate`; it was tuned on one labelled harmful answer and misses "
+                     "most on the test half, so read the harm rate as a floor.</p>")
     present = [(m, l) for m, l, _ in METRICS if any(m in results["systems"][s]["overall"] for s in systems)]
     parts.append("<figure id='plot-overall'>" + _bars(
         [l for _, l in present],
@@ -131,6 +177,8 @@ def render(results: dict) -> str:
          for s in systems}, "rate", "Main metric per suite/category", "rate")
         + "<figcaption>Each category shows the metric its expectation defines (safe, refused or "
           "corrected).</figcaption></figure>")
+
+    parts.append(_differences(results, systems))
 
     wins = results.get("outcome_win_rate", {})
     pair = results.get("pairwise_win_rate", {})

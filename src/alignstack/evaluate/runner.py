@@ -1,6 +1,9 @@
 """`alignstack eval`: several systems side by side on the same external prompts, judged by judges
 that never saw our training data; answers cached so re-runs are cheap and resumable.
 
+Runs the suites' dev split; `final=True` (`alignstack eval --final`) runs the sealed test split
+instead, writes under `<output_dir>-final` and appends one line to the ledger (ledger.py).
+
 Writes under output_dir: items.jsonl (the prompts), cache/ (generations + one answer log per
 system fingerprint; `cache_dir` lets several eval configs share one), judged.jsonl (every answer
 with its judgements), results.json, report.html.
@@ -17,19 +20,24 @@ from alignstack.core.errors import ConfigError
 from alignstack.core.principles import load_constitution
 from alignstack.core.records import QA, AppendOnlyLog, degenerate, write_json, write_jsonl
 from alignstack.evaluate.config import EvalConfig, JudgeSpec, SystemSpec
-from alignstack.evaluate.scoring import changed, comparison, omega, system_metrics
-from alignstack.evaluate.systems import build_corrector, build_stack, system_fingerprint
+from alignstack.evaluate.scoring import (against_baseline, changed, omega, outcome_omega,
+                                         system_metrics)
+from alignstack.evaluate.systems import build_stack, system_fingerprint
 
 Log = Callable[[str], None]
 
 
-def load_items(cfg: EvalConfig) -> list[dict]:
+def load_items(cfg: EvalConfig, split: str = "dev") -> list[dict]:
+    """The config's suites, on one side of the dev/test split (test only for `--final`)."""
     from alignstack.evaluate.suites import load_suite
 
+    if split not in ("dev", "test"):
+        raise ConfigError(f"an eval runs the dev split, or the test split with --final; "
+                          f"not '{split}'", field="split")
     items: list[dict] = []
     for spec in cfg.suites:
         suite = load_suite(spec.name, limit=spec.limit, seed=cfg.seed, path=spec.path,
-                           **spec.options)
+                           split=split, **spec.options)
         items += [i.model_dump() for i in suite]
     seen: set[str] = set()
     unique = [i for i in items if not (i["id"] in seen or seen.add(i["id"]))]
@@ -107,14 +115,22 @@ def _qa(item: dict, answer: str) -> QA:
     return QA(question=item["prompt"], answer=answer, **extra)
 
 
+# the requests the harm judge reads answers to (harm_rate counts the "refuse" ones)
+HARM_JUDGED = ("refuse", "support")
+
+
 def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
                   has_corrector: dict[str, bool], judges: JudgePool,
                   log: Log = print) -> list[dict]:
     """One judged row per (system, item): `refused` (the refusal judge on every final answer: the
     over-refusal metric and the report), `good` (the item's expectation met, as decided by the
-    judge the config names for that expectation), `degenerate` (empty or looping: never good,
-    never "kept intact")."""
+    judge the config names for that expectation), `harmful` (the harm judge, on answers to
+    harmful requests; None elsewhere or without a harm judge), `degenerate` (empty or looping:
+    never good, never "kept intact")."""
     refusal = judges.get(JudgeSpec(name="refusal"))
+    harm_spec = judges.cfg.harm_judge_spec()
+    harm = judges.get(harm_spec) if harm_spec else None
+    harm_items = [i for i in items if i["expected"] in HARM_JUDGED] if harm else []
     by_expected: dict[str, list[dict]] = {}
     for item in items:
         by_expected.setdefault(item["expected"], []).append(item)
@@ -125,6 +141,11 @@ def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
         finals = {i["id"]: by_id[i["id"]]["final"] for i in items}
         refused = {i["id"]: j for i, j in zip(items, refusal.judge(
             [_qa(i, finals[i["id"]]) for i in items]))}
+        harmful: dict[str, bool] = {}
+        if harm_items:
+            harmful = {i["id"]: j.label == "harmful" for i, j in zip(harm_items, harm.judge(
+                [_qa(i, finals[i["id"]]) for i in harm_items],
+                refused=[refused[i["id"]].label == "refusal" for i in harm_items]))}
         verdicts: dict[str, tuple[str, str]] = {}
         for expected, group in by_expected.items():
             name, judge, _ = deciders[expected]
@@ -147,6 +168,7 @@ def judge_answers(items: list[dict], answers: dict[str, dict[str, dict]],
                             and has_corrector[system] else None),
                 "refused": refused[item["id"]].label == "refusal",
                 "refusal_score": refused[item["id"]].score,
+                "harmful": harmful.get(item["id"]),
                 "judge": name, "label": label, "degenerate": broken,
                 "good": label in deciders[item["expected"]][2] and not broken,
             })
@@ -180,8 +202,8 @@ def pairwise_win_rates(cfg: EvalConfig, items: list[dict], answers: dict[str, di
 
 
 def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
-    """Per system with a corrector: the share of good answers it returns unchanged (cached per
-    system fingerprint, like its answers)."""
+    """Per system with a corrector: the share of good answers its stack serves unchanged (through
+    its gates and its exit; cached per system fingerprint, like its answers)."""
     from alignstack.evaluate.fixed_point import (fixed_point_items, fixed_point_rate,
                                                  good_answer_items)
 
@@ -192,15 +214,15 @@ def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
         if not spec.corrector:
             continue
         fingerprint = system_fingerprint(spec, cfg)
-        corrector = None
+        stack = None
 
         def measure(label: str, items: list) -> dict:
-            nonlocal corrector
-            path = cfg.cache_path / f"fixed-point-{label}{spec.name}-{fingerprint}.json"
+            nonlocal stack
+            path = cfg.cache_path / f"fixed-point-served-{label}{spec.name}-{fingerprint}.json"
             if path.exists():
                 return json.loads(path.read_text(encoding="utf-8"))
-            corrector = corrector or build_corrector(spec, cfg)
-            result = fixed_point_rate(corrector, items)
+            stack = stack or build_stack(spec, cfg)     # what is served: the exit included
+            result = fixed_point_rate(stack, items)
             write_json(path, result)
             log(f"fixed point {label}{spec.name}: {result['rate']:.0%} of {len(items)} unchanged")
             return result
@@ -231,12 +253,19 @@ def worst_examples(rows: list[dict], baseline: str, limit: int) -> dict[str, lis
 
 
 def run_eval(cfg: EvalConfig, log: Log = print,
-             advance_factory: Callable[[str, int], Callable[[int], None]] | None = None) -> dict:
-    out = Path(cfg.output_dir)
+             advance_factory: Callable[[str, int], Callable[[int], None]] | None = None, *,
+             final: bool = False, config_file: str | None = None) -> dict:
+    """Every system on the suites' dev split; `final`: on the sealed test split, under
+    `<output_dir>-final`, logged as one more line of the ledger (`cfg.ledger`)."""
+    split = "test" if final else "dev"
+    out = Path(f"{cfg.output_dir}-final" if final else cfg.output_dir)
     started = time.monotonic()
-    items = load_items(cfg)
+    items = load_items(cfg, split)
+    if not items:
+        raise ConfigError(f"no prompts on the {split} split of the configured suites",
+                          field="suites")
     write_jsonl(out / "items.jsonl", items)
-    log(f"{len(items)} prompts from {len(cfg.suites)} suites")
+    log(f"{len(items)} prompts from {len(cfg.suites)} suites ({split} split)")
     answers: dict[str, dict[str, dict]] = {}
     timings: dict[str, float] = {}
     with AppendOnlyLog(cfg.cache_path / "generations.jsonl") as generations:
@@ -254,19 +283,21 @@ def run_eval(cfg: EvalConfig, log: Log = print,
     constitution = load_constitution(cfg.principles_file)
     dims = {p.id: list(p.dimensions) for p in constitution.principles}
     results: dict = {
-        "config": cfg.model_dump(), "n_items": len(items),
+        "config": cfg.model_dump(), "split": split, "n_items": len(items),
         "suites": {s.name: sum(i["suite"] == s.name for i in items) for s in cfg.suites},
-        "systems": {}, "outcome_win_rate": {}, "worst_examples": {},
+        "systems": {}, "against_baseline": {}, "outcome_win_rate": {}, "worst_examples": {},
     }
+    by_system = {s.name: [r for r in rows if r["system"] == s.name] for s in cfg.systems}
     for spec in cfg.systems:
-        mine = [r for r in rows if r["system"] == spec.name]
-        results["systems"][spec.name] = system_metrics(mine, dims)
-    base = {r["id"]: r["good"] for r in rows if r["system"] == cfg.baseline}
+        results["systems"][spec.name] = system_metrics(by_system[spec.name], dims)
+    base = {r["id"]: r["good"] for r in by_system[cfg.baseline]}
     for spec in cfg.systems:
         if spec.name != cfg.baseline:
-            mine = [r for r in rows if r["system"] == spec.name]
-            results["outcome_win_rate"][spec.name] = omega(
-                comparison([r["good"] for r in mine], [base[r["id"]] for r in mine]))
+            mine = by_system[spec.name]
+            results["against_baseline"][spec.name] = against_baseline(mine,
+                                                                      by_system[cfg.baseline])
+            results["outcome_win_rate"][spec.name] = outcome_omega(
+                [r["good"] for r in mine], [base[r["id"]] for r in mine])
     if cfg.pairwise:
         t0 = time.monotonic()
         results["pairwise_win_rate"] = pairwise_win_rates(cfg, items, answers, log)
@@ -276,10 +307,10 @@ def run_eval(cfg: EvalConfig, log: Log = print,
         results["fixed_point"] = fixed_points(cfg, log)
         timings["fixed_point_s"] = round(time.monotonic() - t0, 1)
     if cfg.contamination_files:
-        from alignstack.evaluate.contamination import contamination_report
+        from alignstack.evaluate.contamination import contamination_report, resolve_training_files
 
-        results["contamination"] = contamination_report([i["prompt"] for i in items],
-                                                        cfg.contamination_files)
+        results["contamination"] = contamination_report(
+            [i["prompt"] for i in items], resolve_training_files(cfg.contamination_files))
     results["worst_examples"] = worst_examples(rows, cfg.baseline, cfg.worst_examples)
     timings["total_s"] = round(time.monotonic() - started, 1)
     results["timings"] = timings
@@ -288,4 +319,9 @@ def run_eval(cfg: EvalConfig, log: Log = print,
 
     write_report(results, out / "report.html")
     log(f"wrote {out / 'results.json'} and {out / 'report.html'}")
+    if final:
+        from alignstack.evaluate.ledger import append_entry, ledger_entry
+
+        path = append_entry(ledger_entry(results, config_file=config_file), cfg.ledger)
+        log(f"final run on the sealed test split logged in {path}")
     return results

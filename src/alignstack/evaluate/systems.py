@@ -4,8 +4,17 @@ content-addressed caches that make comparison runs cheap and resumable.
 Two caches, both append-only JSONL keyed by content hashes:
 - generations: (upstream, messages, params) -> completion, shared by every system with the same
   upstream, so "upstream" and "upstream + corrector" generate each upstream answer once;
-- answers: one log per system fingerprint (its spec + the files it loads), so a re-run or a
-  resumed run skips every prompt already answered, and a changed system gets a fresh log.
+- answers: one log per system fingerprint, so a re-run or a resumed run skips every prompt
+  already answered, and a changed system gets a fresh log.
+
+A cache that cannot lie: the fingerprint holds everything that changes an answer, not only what
+the config spells out: the package version, the spec with every field at its value (defaults
+included: refuse_flagged, the gate thresholds, the answer gate list ...), the system prompt, the
+token budget, the files of every model and gate (size + mtime), and the defaults the code fills
+in (`answer_options`: the corrector's max_new_tokens, no_repeat_ngram_size, repetition_penalty,
+extra_tokens ..., the stack's sampling defaults), read from the signatures themselves so that a
+changed default changes the key. Not in the key: batch size and the CPU's kernels/dtype, which can
+flip a greedy token but are not options of the system.
 """
 
 from __future__ import annotations
@@ -14,6 +23,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import inspect
+
+from alignstack import __version__
 from alignstack.backends.base import Completion, Generator, GenParams, Message
 from alignstack.correct import assemble
 from alignstack.core.config import as_list
@@ -41,13 +53,43 @@ def upstream_fingerprint(spec: SystemSpec) -> str:
     return _files_fingerprint(spec.upstream) if Path(spec.upstream).exists() else ""
 
 
+def _defaults(func, skip: tuple[str, ...] = ()) -> dict:
+    """The plain-valued keyword defaults of `func` (what the code fills in when a spec is silent).
+    None ("unset") is left out, as `exclude_none` does for the spec: a new optional parameter
+    does not invalidate the caches, a default that becomes a value (or stops being one) does."""
+    out = {}
+    for name, param in inspect.signature(func).parameters.items():
+        value = param.default
+        if name in skip or value is inspect.Parameter.empty or value is None:
+            continue
+        if isinstance(value, (bool, int, float, str)):
+            out[name] = value
+    return out
+
+
+def answer_options(spec: SystemSpec) -> dict:
+    """Every default that shapes this system's answers beyond its spec: the package version, and,
+    when something corrects, the corrector's and the stack's defaults as the code has them now."""
+    out: dict = {"alignstack": __version__}
+    if spec.corrector or spec.squad:
+        from alignstack.correct.corrector import Corrector
+        from alignstack.correct.stack import Stack
+
+        skip = ("batch_size", "device", "source", "self")
+        out["corrector_load"] = _defaults(Corrector.load, skip)
+        out["corrector"] = _defaults(Corrector.__init__, skip)
+        out["stack"] = _defaults(Stack, ("best_of_n", "threshold"))
+        out["build_stack"] = _defaults(assemble.build_stack, ("max_new_tokens", "batch_size"))
+    return out
+
+
 def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     # exclude_none: a new optional field (unset) must not invalidate existing caches; for the
     # same reason the request gate's files join the key only when there is one
     dumped = spec.model_dump(exclude_none=True)
     if dumped.get("corrector_engine") == "transformers":      # added later, at its default
         del dumped["corrector_engine"]
-    parts = [json.dumps(dumped, sort_keys=True),
+    parts = [json.dumps(dumped, sort_keys=True), json.dumps(answer_options(spec), sort_keys=True),
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
              _files_fingerprint(spec.squad)]
@@ -86,7 +128,8 @@ class CachedGenerator:
         return self._inner
 
     def key(self, messages: list[Message], params: GenParams) -> str:
-        return content_id(self.spec.backend, self.spec.upstream, self.spec.base_url or "",
+        return content_id(__version__, self.spec.backend, self.spec.upstream,
+                          self.spec.base_url or "",
                           json.dumps(messages, sort_keys=True),
                           json.dumps(params_key(params), sort_keys=True),
                           *([self.files] if self.files else []))

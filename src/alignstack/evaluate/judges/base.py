@@ -19,7 +19,7 @@ JUDGES: Registry = Registry("judge")
 # Registered name -> module under alignstack.evaluate.judges (imported only when asked for).
 JUDGE_MODULES = {"refusal": "refusal", "honesty": "honesty", "pairwise": "pairwise",
                  "reward": "reward", "toxicity": "toxicity", "inspector": "inspector",
-                 "support": "support"}
+                 "support": "support", "harm": "harm"}
 
 OUTCOMES = ("win", "loss", "tie")
 

@@ -10,7 +10,13 @@ suites and the over-refusal sets, each read and labelled by a person, with its p
 items), "claim"?}`.
 
 Each judge is compared with the human label it predicts (`TASKS`): refusal -> refusal (a partial
-answer is not a refusal), support -> supportive, honesty -> stance, toxicity -> toxic.
+answer is not a refusal), support -> supportive, honesty -> stance, toxicity -> toxic, harm ->
+harmful (every labelled answer). Kappa comes with a bootstrap 95 % CI over answers: with few
+positives (8 harmful answers in 600) the point value alone says little.
+
+A second, independent annotator's labels of a subset (`data/judge_labels_second.jsonl`,
+annotators.py) give the ceiling: how well two people agree on refusal and harmful, beside how
+well the judge agrees with each of them on the same answers.
 """
 
 from __future__ import annotations
@@ -73,6 +79,8 @@ TASKS = {
                     lambda label: "corrects" if label == "corrects" else "does not correct"),
     "toxicity": Task("toxicity", lambda r: r.toxic is not None,
                      lambda r: "toxic" if r.toxic else "clean", lambda label: label),
+    "harm": Task("harm", lambda r: True, lambda r: "harmful" if r.harmful else "harmless",
+                 lambda label: label),
 }
 
 
@@ -85,10 +93,40 @@ def load_labels(path: str | Path = LABELS_FILE) -> list[LabelledAnswer]:
     return rows
 
 
-def agreement(gold: list[str], predicted: list[str]) -> dict:
-    """Raw agreement, Cohen's kappa and the confusion table."""
-    from sklearn.metrics import cohen_kappa_score
+def cohen_kappa(gold: list[str], predicted: list[str]) -> float:
+    """Cohen's kappa; 1.0 when both raters use one and the same label throughout."""
+    n = len(gold)
+    labels = sorted(set(gold) | set(predicted))
+    if len(labels) < 2:
+        return 1.0
+    observed = sum(g == p for g, p in zip(gold, predicted)) / n
+    expected = sum((gold.count(x) / n) * (predicted.count(x) / n) for x in labels)
+    return 1.0 if expected == 1 else (observed - expected) / (1 - expected)
 
+
+def kappa_ci(gold: list[str], predicted: list[str], resamples: int = 1000,
+             seed: int = 0) -> list[float]:
+    """Percentile bootstrap 95 % CI of kappa, resampling answers. A resample in which both raters
+    use one and the same label says nothing about agreement and is skipped."""
+    import random
+
+    rng = random.Random(seed)
+    n = len(gold)
+    values = []
+    for _ in range(resamples):
+        pick = [rng.randrange(n) for _ in range(n)]
+        g, p = [gold[i] for i in pick], [predicted[i] for i in pick]
+        if len(set(g) | set(p)) > 1:
+            values.append(cohen_kappa(g, p))
+    if not values:
+        return [float("nan"), float("nan")]
+    values.sort()
+    k = len(values)
+    return [round(values[int(0.025 * k)], 4), round(values[max(0, int(0.975 * k) - 1)], 4)]
+
+
+def agreement(gold: list[str], predicted: list[str]) -> dict:
+    """Raw agreement, Cohen's kappa (with a bootstrap CI) and the confusion table."""
     n = len(gold)
     if n == 0:
         return {"n": 0}
@@ -96,24 +134,35 @@ def agreement(gold: list[str], predicted: list[str]) -> dict:
     for g, p in zip(gold, predicted):
         confusion.setdefault(g, {}).setdefault(p, 0)
         confusion[g][p] += 1
-    kappa = (cohen_kappa_score(gold, predicted) if len(set(gold) | set(predicted)) > 1
-             else 1.0)
     return {"n": n, "agreement": round(sum(g == p for g, p in zip(gold, predicted)) / n, 4),
-            "kappa": round(float(kappa), 4), "confusion": confusion}
+            "kappa": round(float(cohen_kappa(gold, predicted)), 4),
+            "kappa_ci95": kappa_ci(gold, predicted), "confusion": confusion}
 
 
-def judge_on(task: Task, judge, rows: list[LabelledAnswer]) -> dict:
+def predictions(task: Task, judge, rows: list[LabelledAnswer]) -> dict[str, str]:
+    """{row id: the judge's label mapped onto the task's human label}."""
     if not rows:
-        return {"n": 0}
+        return {}
     items = [QA(question=r.prompt, answer=r.answer, **({"claim": r.claim} if r.claim else {}))
              for r in rows]
-    predicted = [task.predicted(j.label) for j in judge.judge(items)]
-    return agreement([task.gold(r) for r in rows], predicted)
+    return {r.id: task.predicted(j.label) for r, j in zip(rows, judge.judge(items))}
 
 
-def validate(judges: dict[str, object] | None = None, path: str | Path = LABELS_FILE) -> dict:
+def judge_on(task: Task, judge, rows: list[LabelledAnswer],
+             predicted: dict[str, str] | None = None) -> dict:
+    if not rows:
+        return {"n": 0}
+    predicted = predicted if predicted is not None else predictions(task, judge, rows)
+    return agreement([task.gold(r) for r in rows], [predicted[r.id] for r in rows])
+
+
+def validate(judges: dict[str, object] | None = None, path: str | Path = LABELS_FILE,
+             second: str | Path | None = None) -> dict:
     """Every task's agreement and kappa on the tuning half and on the test half (the number to
-    quote), plus provenance counts of the labelled set."""
+    quote), plus provenance counts of the labelled set; with `second` (a second annotator's
+    labels, default: the shipped file when `path` is the shipped set), annotator-annotator
+    agreement beside judge-annotator agreement on the same answers."""
+    from alignstack.evaluate.judges.annotators import SECOND_FILE, compare_annotators
     from alignstack.evaluate.judges.base import load_judge
 
     rows = load_labels(path)
@@ -122,12 +171,18 @@ def validate(judges: dict[str, object] | None = None, path: str | Path = LABELS_
                  "by_suite": _count(r.suite for r in rows),
                  "by_system": _count(r.system for r in rows),
                  "by_split": _count(r.split for r in rows), "judges": {}}
+    predicted: dict[str, dict[str, str]] = {}
     for name, task in TASKS.items():
         judge = judges.get(name) or load_judge(task.judge)
         mine = [r for r in rows if task.rows(r)]
+        predicted[name] = predictions(task, judge, mine)
         out["judges"][name] = {
-            "tune": judge_on(task, judge, [r for r in mine if r.split == "tune"]),
-            "test": judge_on(task, judge, [r for r in mine if r.split == "test"])}
+            "tune": judge_on(task, judge, [r for r in mine if r.split == "tune"], predicted[name]),
+            "test": judge_on(task, judge, [r for r in mine if r.split == "test"], predicted[name])}
+    if second is None and Path(path) == LABELS_FILE and SECOND_FILE.exists():
+        second = SECOND_FILE
+    if second is not None:
+        out["annotators"] = compare_annotators(rows, second, predicted)
     return out
 
 

