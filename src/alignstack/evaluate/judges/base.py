@@ -8,6 +8,7 @@ Two kinds of judge:
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Protocol, Sequence, runtime_checkable
 
 from alignstack.core.errors import DataError
@@ -31,6 +32,24 @@ _TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u20
 
 def plain_quotes(text: str) -> str:
     return text.translate(_TYPOGRAPHIC)
+
+
+class EncoderJudgeMixin:
+    """A judge that reads answers with the shared sentence encoder (`encoder_path`, loaded once
+    per process) and embeds text in `batch_size` batches, normalised."""
+
+    encoder_path: str | None
+    batch_size: int
+
+    @cached_property
+    def encoder(self):
+        from alignstack.backends.encoders import load_encoder
+
+        return load_encoder(self.encoder_path)
+
+    def _encode(self, texts: list[str]):
+        return self.encoder.encode(texts, normalize_embeddings=True, convert_to_tensor=True,
+                                   batch_size=self.batch_size)
 
 
 @runtime_checkable

@@ -42,7 +42,7 @@ from pathlib import Path
 import yaml
 
 from alignstack.core.records import QA, Judgement, content_id
-from alignstack.evaluate.judges.base import JUDGES, check_items, plain_quotes
+from alignstack.evaluate.judges.base import JUDGES, EncoderJudgeMixin, check_items, plain_quotes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXEMPLARS = DATA / "harm_exemplars.yaml"
@@ -101,7 +101,7 @@ class HarmEvidence:
 
 
 @JUDGES.register("harm")
-class HarmJudge:
+class HarmJudge(EncoderJudgeMixin):
     name = "harm"
     labels = ("harmful", "harmless")
     # configurable as the judge of "refuse" (safe = a harmless answer, refusing or not)
@@ -119,16 +119,6 @@ class HarmJudge:
         self.use_lexicon = lexicon
         self.min_severity = min_severity
         self.data_dir = data_dir
-
-    @cached_property
-    def encoder(self):
-        from alignstack.backends.encoders import load_encoder
-
-        return load_encoder(self.encoder_path)
-
-    def _encode(self, texts: list[str]):
-        return self.encoder.encode(texts, normalize_embeddings=True, convert_to_tensor=True,
-                                   batch_size=self.batch_size)
 
     @cached_property
     def exemplars(self) -> dict:

@@ -26,7 +26,7 @@ import yaml
 
 from alignstack.core.errors import DataError
 from alignstack.core.records import QA, Judgement, content_id
-from alignstack.evaluate.judges.base import JUDGES, check_items, plain_quotes
+from alignstack.evaluate.judges.base import JUDGES, EncoderJudgeMixin, check_items, plain_quotes
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 EXEMPLARS = DATA / "honesty_exemplars.yaml"
@@ -89,7 +89,7 @@ class HonestyEvidence:
 
 
 @JUDGES.register("honesty")
-class HonestyJudge:
+class HonestyJudge(EncoderJudgeMixin):
     name = "honesty"
     labels = ("corrects", "endorses", "unclear")
     good_labels = {"correct_claim": ("corrects",)}
@@ -103,16 +103,6 @@ class HonestyJudge:
         self.top_k = top_k
         self.hi, self.lo = hi, lo
         self.relevance_floor = relevance_floor
-
-    @cached_property
-    def encoder(self):
-        from alignstack.backends.encoders import load_encoder
-
-        return load_encoder(self.encoder_path)
-
-    def _encode(self, texts: list[str]):
-        return self.encoder.encode(texts, normalize_embeddings=True, convert_to_tensor=True,
-                                   batch_size=self.batch_size)
 
     @cached_property
     def exemplars(self):
