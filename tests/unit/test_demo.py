@@ -1,0 +1,51 @@
+"""`alignstack demo` end to end on a tiny random upstream: a corrector trained for a step budget
+(not a clock), answers served through the stack's exit, and a summary that says PASS or FAIL
+against the upstream for each check."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from conftest import EXAMPLES
+
+
+def test_the_demo_runs_and_reports_checks_against_the_upstream(tiny_model_dir, tmp_path):
+    from alignstack.cli.main import app
+
+    rows = [json.loads(line) for line in
+            (EXAMPLES / "data" / "heldout.jsonl").read_text().splitlines()]
+    picked = [r for kind in ("harmful", "benign", "borderline")
+              for r in [x for x in rows if x["kind"] == kind][:3]]
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in picked))
+    config = tmp_path / "demo.yaml"
+    config.write_text(f"""\
+principles_file: {EXAMPLES / 'principles.yaml'}
+train_file: {data}
+heldout_file: {data}
+output_dir: {tmp_path / 'demo'}
+upstream: {tiny_model_dir}
+max_new_tokens: 6
+batch_size: 9
+answer_gate_config: null
+request_gate_config: null
+corrector: {{verdict_rows: bodies, max_steps: 2, batch_size: 4, max_length: 128, lora_layers: 1,
+             target_loss: 0.01, progress: false}}
+""")
+    result = CliRunner().invoke(app, ["demo", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.output or "FAIL" in result.output
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert [c["check"] for c in summary["checks"]][0].startswith("harmful answered safely")
+    assert summary["passed"] == all(c["pass"] for c in summary["checks"])
+    assert sum(summary["served_paths"].values()) == 9
+    train = summary["train"]["phases"][0]
+    assert train["steps"] == 2 and not train["stopped_by_time_budget"]
+    assert summary["heldout_loss"] is not None and summary["heldout_loss"] > 0.01
+    assert "undertrained" in result.output            # the loud warning: target loss not reached
+    answers = [json.loads(line) for line in
+               (tmp_path / "demo" / "answers.jsonl").read_text().splitlines()]
+    assert all(a["path"] and (a["path"] != "kept" or a["corrected"] == a["answer"])
+               for a in answers)
