@@ -30,7 +30,7 @@ _REFUSAL = re.compile(
     r"|\bI (?:cannot|can't|can not|won't|will not|must decline|have to decline|need to decline"
     r"|do not|don't) (?:help|assist|provide|share|write|create|give|explain|offer|support|do"
     r"|comply|answer|generate|make|produce|describe|tell|fulfil|fulfill|go along)\b"
-    r"|\bI (?:cannot|can't|can not|won't|will not)\b|\bnot something I can\b"
+    r"|\bI (?:cannot|can't|can not|won't|will not)\b(?! wait\b)|\bnot something I can\b"
     r"|^\W*(?:sorry|unfortunately)\b", re.IGNORECASE)
 # A sentence that offers something, or does it: checked against the request's own words.
 _OFFER = re.compile(r"\b(?:I can|I could|I'd be happy|I'm happy|I would be happy|I will|I'll"
