@@ -79,6 +79,9 @@ SECTIONS: list[tuple[str, str, list[str], str, list[str]]] = [
     ("Demo", "`alignstack demo --config FILE [--set key=value]` (`make demo`)",
      ["examples/newsroom/demo.yaml"],
      "alignstack.demo", ["DemoConfig"]),
+    ("Your own project", "`alignstack build DIR [--set key=value]` reads `DIR/build.yaml` when "
+     "it exists (`alignstack init DIR` writes it); paths are relative to DIR",
+     [], "alignstack.project.config", ["BuildConfig"]),
 ]
 
 # Modules whose every config class must be documented above (the drift check), and classes that
@@ -86,7 +89,8 @@ SECTIONS: list[tuple[str, str, list[str], str, list[str]]] = [
 CONFIG_MODULES = ["alignstack.core.principles", "alignstack.correct.assemble",
                   "alignstack.correct.config", "alignstack.inspect.config",
                   "alignstack.synth.flow", "alignstack.evaluate.config",
-                  "alignstack.optimize.config", "alignstack.serve.config", "alignstack.demo"]
+                  "alignstack.optimize.config", "alignstack.serve.config", "alignstack.demo",
+                  "alignstack.project.config"]
 LEFT_OUT = {
     "alignstack.correct.config.CorrectorRunConfig":
         "defined, but no command reads it: `alignstack correct` takes its settings as flags",

@@ -11,6 +11,7 @@ from alignstack.cli import evaluate, judges
 from alignstack.cli import synth
 from alignstack.cli import stack_cmd
 from alignstack.cli import optimize, quantize
+from alignstack.cli import project
 from alignstack.cli.common import quiet_libraries
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
@@ -29,6 +30,8 @@ app.command("export")(quantize.export)
 app.command("quantize")(quantize.quantize)
 app.command("optimize")(optimize.optimize)
 app.command("bootstrap")(optimize.bootstrap)
+app.command("init")(project.init)
+app.command("build")(project.build)
 
 
 @app.callback()
