@@ -81,6 +81,9 @@ def test_the_guard_reads_the_question_first_then_earlier_turns():
     assert text.startswith("Continue")
     assert text.index("assistant: Sure") < text.index(f"user: {BOMB}")
     assert conversation_question("Hi", []) == "Hi"
+    padded = conversation_question("Go on", [{"role": "user",
+                                              "content": "Nice weather. " * 200 + BOMB}])
+    assert "pipe bomb" in padded and len(padded) < 800       # the ask at the end of a long turn
 
 
 @pytest.mark.parametrize("policy,expected", [

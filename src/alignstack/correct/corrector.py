@@ -240,9 +240,13 @@ class Corrector:
         return results
 
     def gate_signals(self, items: list[QA]) -> tuple[list, list]:
-        """Per item: the request gate's P(harmful request) and the answer gate's flag (None
-        where that gate is absent)."""
-        harm = (self.request_gate.score([QA(question=i.question, answer="") for i in items])
+        """Per item: the request gate's P(harmful request), the max over the question's views
+        (`correct.views`: decoded, unscrambled, folded, its tail), and the answer gate's flag
+        (None where that gate is absent)."""
+        from alignstack.correct.views import max_over_views
+
+        harm = (max_over_views(lambda texts: self.request_gate.score(
+                    [QA(question=t, answer="") for t in texts]), [i.question for i in items])
                 if self.request_gate is not None else [None] * len(items))
         bad = ([p >= self.answer_threshold() for p in self.answer_gate.score(items)]
                if self.answer_gate is not None else [None] * len(items))

@@ -27,8 +27,9 @@ from contextlib import asynccontextmanager
 from typing import Callable
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 from alignstack.backends.base import GenParams
 from alignstack.serve.batcher import StackBatcher, UpstreamError
@@ -36,36 +37,10 @@ from alignstack.serve.body_limit import BodyLimit
 from alignstack.serve.config import ServeConfig
 from alignstack.serve.keys import KeyRing
 from alignstack.serve.metrics import ProxyMetrics
+from alignstack.serve.request import (MAX_HEADER_BYTES, MAX_HEADERS, ChatRequest, HeaderLimit,
+                                      error_body, invalid_request)
 
 log = logging.getLogger("alignstack.serve")
-
-
-class ChatMessage(BaseModel):
-    role: str
-    content: str
-
-
-class StreamOptions(BaseModel):
-    include_usage: bool = False
-
-
-class ChatRequest(BaseModel):
-    model: str
-    messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    n: int = Field(default=1, ge=1, le=1)
-    seed: int | None = None
-    stop: str | list[str] | None = None
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-
-
-def error_body(status: int, message: str, kind: str, code: str | None = None) -> dict:
-    """An OpenAI-style error object."""
-    return {"error": {"message": message, "type": kind, "param": None, "code": code or status}}
 
 
 class WatchedStream(StreamingResponse):
@@ -174,6 +149,24 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
 
     app.add_middleware(BodyLimit, max_bytes=cfg.limits.max_body_bytes, reject=lambda: fail(
         413, f"request body over {cfg.limits.max_body_bytes} bytes", "invalid_request_error"))
+    app.add_middleware(HeaderLimit, reject=lambda: fail(
+        431, f"request headers over {MAX_HEADERS} lines or {MAX_HEADER_BYTES} bytes",
+        "invalid_request_error"))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(raw: Request, exc: RequestValidationError):
+        """A body that is not a valid request: an OpenAI-style 400 naming the fields (a client
+        without a valid key learns only that: 401)."""
+        if keys.required and keys.identify(raw.headers.get("authorization")) is None:
+            return fail(401, "invalid or missing API key", "authentication_error")
+        return fail(400, invalid_request(exc.errors()), "invalid_request_error")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(raw: Request, exc: HTTPException):
+        """Starlette's own errors (a body that is not UTF-8, an unknown route), OpenAI-style."""
+        response = fail(exc.status_code, str(exc.detail), "invalid_request_error")
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.get("/healthz")
     def healthz() -> dict:
@@ -212,8 +205,9 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
             return fail(400, f"max_tokens {limit} is over this server's {cfg.limits.max_tokens}",
                         "invalid_request_error", policy="rejected", **base)
         messages = [m.model_dump() for m in request.messages]
-        if messages[-1]["role"] != "user" or len(messages) > cfg.limits.max_messages:
-            return fail(400, "the last message must be the user's (and at most "
+        if (messages[-1]["role"] != "user" or not messages[-1]["content"].strip()
+                or len(messages) > cfg.limits.max_messages):
+            return fail(400, "the last message must be the user's, not empty (and at most "
                              f"{cfg.limits.max_messages} messages)", "invalid_request_error",
                         policy="rejected", **base)
         too_long = await over_context(messages, limit)

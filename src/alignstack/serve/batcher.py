@@ -127,13 +127,19 @@ class StackBatcher:
                         settle(job, error=UpstreamError(f"{type(exc).__name__}: {exc}"))
 
     def _screened(self, jobs: list[Job], batch_size: int, started: float) -> list[Job]:
-        """Answer the jobs the input stage flags; return the others. A failing screen follows
-        the guard policy (open: nothing flagged; closed: every job refused)."""
+        """Answer the jobs the input stage flags; return the others. A job is flagged when any
+        view of its conversation is (`correct.views`: decoded, unscrambled, folded, tails). A
+        failing screen follows the guard policy (open: nothing flagged; closed: every job
+        refused)."""
+        from alignstack.correct.views import conversation_views, max_over_view_lists
+
         if self.screen is None:
             return jobs
         judged = [conversation_question(j.question, j.history) for j in jobs]
         try:
-            flags, policy, error = self.screen(judged), "screened", None
+            views = [conversation_views(j.question, j.history, text)
+                     for j, text in zip(jobs, judged)]
+            flags, policy, error = max_over_view_lists(self.screen, views), "screened", None
         except Exception as exc:  # noqa: BLE001 - the screen is a guard: the policy decides
             error = f"{type(exc).__name__}: {exc}"
             if self.guard_fails == "open":
