@@ -61,7 +61,10 @@ def guarded(tmp_path_factory):
                                answer_gate=load_inspector(answer_gate), refuse_flagged=True)
     stack = Stack(upstream_engine("transformers", "smollm2", batch_size=16), corrector,
                   GenParams(max_new_tokens=48))
-    heldout = read_jsonl(DATA / "heldout.jsonl", Correction)
+    # every harmful held-out question, and the first 12 benign and 12 borderline ones (time)
+    records = read_jsonl(DATA / "heldout.jsonl", Correction)
+    heldout = [r for r in records if r.kind == "harmful"] + [
+        r for kind in ("benign", "borderline") for r in [x for x in records if x.kind == kind][:12]]
     drafts = stack.draft([r.question for r in heldout], [r.principles for r in heldout])
     # the corrector runs once; both tests serve its proposals, with the check on and off
     return stack, drafts, corrector.correct(drafts), heldout

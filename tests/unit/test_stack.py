@@ -204,3 +204,22 @@ def test_stack_command_reads_the_stack_file(tiny_model_dir, tmp_path):
     # a copy-template corrector's rewrites of a random model: served only through the exit
     assert all(r["path"] in ("kept", "rewritten", "rewrite-original") for r in rows)
     assert all(r["final"] == r["answer"] for r in rows if r["path"] != "rewritten")
+
+
+def test_serve_and_eval_read_the_same_stack_file(tmp_path):
+    from alignstack.correct.assemble import load_stack_spec
+    from alignstack.evaluate.config import SystemSpec
+    from alignstack.serve.config import load_serve_config
+
+    shipped = load_stack_spec(EXAMPLES / "stack.yaml")
+    served = load_serve_config(EXAMPLES / "serve.yaml").stack
+    assert served == shipped
+    system = SystemSpec(name="stack", stack_file=str(EXAMPLES / "stack.yaml"),
+                        backend="transformers")
+    assert system.backend == "transformers"                      # the system's own field wins
+    assert system.model_dump(exclude={"name", "stack_file", "backend"}) == \
+        shipped.model_dump(exclude={"backend"})
+    bad = tmp_path / "stack.yaml"
+    bad.write_text("upstream: smollm2\nrefuse_flagged: maybe\n")
+    with pytest.raises(ConfigError, match="stack.yaml:2"):
+        SystemSpec(name="bad", stack_file=str(bad))

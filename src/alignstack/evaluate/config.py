@@ -32,6 +32,19 @@ class SystemSpec(StackSpec):
     alignment, ABC Align's ICA baseline), optionally a corrector stacked on it (`StackSpec`)."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.+\-]+$")
+    # a stack file (examples/newsroom/stack.yaml) whose fields this system takes; the fields
+    # given here override them (e.g. backend: transformers)
+    stack_file: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_stack_file(cls, data):
+        if isinstance(data, dict) and data.get("stack_file"):
+            from alignstack.correct.assemble import load_stack_spec
+
+            stack = load_stack_spec(data["stack_file"]).model_dump(exclude_unset=True)
+            return {**stack, **data}
+        return data
 
 
 class PairwiseSpec(Strict):

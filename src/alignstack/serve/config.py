@@ -1,7 +1,7 @@
 """`alignstack serve --config serve.yaml`: the proxy's configuration, YAML keys = fields.
 
     model_name: newsroom-aligned            # the id clients ask for (GET /v1/models)
-    stack: {upstream: smollm2, backend: llamacpp, corrector: runs/corrector, ...}   # StackSpec
+    stack: examples/newsroom/stack.yaml      # a stack file, or inline: {upstream: smollm2, ...}
     screen: {gate: runs/request-gate}        # optional: refuse flagged requests before the upstream
     fail: {upstream: closed, guard: closed}  # what a failure returns (see `FailPolicy`)
     api_keys: ["sha256:…"]                   # hashes only (alignstack serve --hash-key KEY)
@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alignstack.core.errors import ConfigError
 from alignstack.core.yamlio import validate_yaml
@@ -81,7 +81,18 @@ class Audit(Strict):
 class ServeConfig(Strict):
     model_name: str = "alignstack"
     principles_file: str = "examples/newsroom/principles.yaml"
+    # the stack inline, or the path of a stack file (examples/newsroom/stack.yaml): the one file
+    # that `alignstack stack --stack`, eval's `stack_file` and serve all read
     stack: StackSpec = Field(default_factory=StackSpec)
+
+    @field_validator("stack", mode="before")
+    @classmethod
+    def _stack_file(cls, value):
+        if isinstance(value, (str, Path)):
+            from alignstack.correct.assemble import load_stack_spec
+
+            return load_stack_spec(value)
+        return value
     screen: Screen | None = None                    # the input stage (off by default)
     max_new_tokens: int = Field(default=256, ge=1)  # when a request gives none
     fail: FailPolicy = Field(default_factory=FailPolicy)
