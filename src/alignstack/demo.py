@@ -41,6 +41,9 @@ class DemoConfig:
     request_gate_config: str | None = "examples/newsroom/request_gate.yaml"
     # the request gate's refusal cut outranks the answer gate (StackSpec.refuse_flagged)
     refuse_flagged: bool = False
+    # the refusal cut: one of the request gate's own threshold rules (its thresholds_by_rule:
+    # target_recall, target_false_flag, max_f1), or None for the rule it was trained with
+    refuse_cut_rule: str | None = None
 
 
 def demo_checks(summary: dict) -> list[dict]:
@@ -86,6 +89,19 @@ def served_fixed_point(stack: Stack, items) -> dict:
     share served unchanged."""
     results = stack.check(items)
     return rate([not r.corrected for r in results])
+
+
+def refuse_cut(gate, rule: str | None) -> float | None:
+    """The request gate's threshold under `rule` (None: its own)."""
+    if gate is None or rule is None:
+        return None
+    rules = (getattr(gate, "info", None) or {}).get("thresholds_by_rule", {})
+    if rule not in rules:
+        from alignstack.core.errors import ConfigError
+
+        raise ConfigError(f"the request gate has no threshold rule '{rule}' (it has: "
+                          f"{', '.join(sorted(rules)) or 'none'})", field="refuse_cut_rule")
+    return rules[rule]
 
 
 def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
@@ -148,6 +164,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
                                corrector_engine_kind=cfg.engine, batch_size=cfg.batch_size)
     corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, engine=cfg.engine,
                                refuse_flagged=cfg.refuse_flagged and "request_gate" in gates,
+                               gate_threshold=refuse_cut(gates.get("request_gate"),
+                                                         cfg.refuse_cut_rule),
                                **gates)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens))
     results = []
