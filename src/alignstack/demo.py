@@ -15,6 +15,7 @@ from alignstack.core.config import as_list, load_config
 from alignstack.core.records import (QA, Correction, read_jsonl, same_text, write_json,
                                     write_jsonl)
 from alignstack.correct.config import CorrectorTrainConfig
+from alignstack.correct.assemble import build_exit
 from alignstack.correct.stack import Stack
 from alignstack.evaluate.fixed_point import fixed_point_items
 from alignstack.evaluate.metrics import rate
@@ -39,8 +40,11 @@ class DemoConfig:
     # inspectors must flag it), the request gate whether a change is a refusal or a rewrite
     answer_gate_config: str | list[str] | None = "examples/newsroom/inspector.yaml"
     request_gate_config: str | None = "examples/newsroom/request_gate.yaml"
-    # the request gate's refusal cut outranks the answer gate (StackSpec.refuse_flagged)
-    refuse_flagged: bool = False
+    # the stack file whose policy the demo's stack follows (refuse_flagged, rewrite_failed,
+    # verify_rewrites, client_system); its artefact paths are replaced by what the demo trains
+    stack_file: str | None = "examples/newsroom/stack.yaml"
+    # overrides the stack file's refuse_flagged (None: the file's; without a file: False)
+    refuse_flagged: bool | None = None
     # the refusal cut: one of the request gate's own threshold rules (its thresholds_by_rule:
     # target_recall, target_false_flag, max_f1), or None for the rule it was trained with
     refuse_cut_rule: str | None = None
@@ -89,6 +93,14 @@ def served_fixed_point(stack: Stack, items) -> dict:
     share served unchanged."""
     results = stack.check(items)
     return rate([not r.corrected for r in results])
+
+
+def demo_spec(cfg: DemoConfig):
+    """The stack file's policy (its artefact paths unused), the demo's overrides on top."""
+    from alignstack.correct.assemble import load_stack_spec
+
+    overrides = {} if cfg.refuse_flagged is None else {"refuse_flagged": cfg.refuse_flagged}
+    return load_stack_spec(cfg.stack_file, overrides)
 
 
 def refuse_cut(gate, rule: str | None) -> float | None:
@@ -162,12 +174,15 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     started = time.monotonic()
     upstream = upstream_engine(cfg.engine, cfg.upstream, corrector=str(corrector_dir),
                                corrector_engine_kind=cfg.engine, batch_size=cfg.batch_size)
+    spec = demo_spec(cfg)
     corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, engine=cfg.engine,
-                               refuse_flagged=cfg.refuse_flagged and "request_gate" in gates,
+                               refuse_flagged=spec.refuse_flagged and "request_gate" in gates,
                                gate_threshold=refuse_cut(gates.get("request_gate"),
                                                          cfg.refuse_cut_rule),
                                **gates)
-    stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens))
+    stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens),
+                  exit=build_exit(spec, corrector, upstream, cfg.principles_file),
+                  client_system=spec.client_system)
     results = []
     for start in range(0, len(heldout), cfg.batch_size):
         part = heldout[start:start + cfg.batch_size]

@@ -31,6 +31,7 @@ max_new_tokens: 6
 batch_size: 9
 answer_gate_config: null
 request_gate_config: null
+stack_file: {EXAMPLES / 'stack.yaml'}
 corrector: {{verdict_rows: bodies, max_steps: 2, batch_size: 4, max_length: 128, lora_layers: 1,
              target_loss: 0.01, progress: false}}
 """)
