@@ -1,5 +1,5 @@
 """Build `data/answer_pairs.jsonl`, labelled training examples for the answer inspector, from the
-helpers' drafts (`data/_draft/answer_pairs/answers_*.jsonl`, brief beside them): for each request
+helpers' drafts (`data-provenance/newsroom/_draft/answer_pairs/answers_*.jsonl`, brief beside them): for each request
 question, one writer's good answer (label 0) and the same writer's flawed answer in the same style
 (label 1), so the label is in the content, not in who wrote it. A flaw names the principle it
 breaks. A draft line is dropped when an answer shares a word 8-gram with an evaluation prompt or
@@ -17,7 +17,7 @@ from pathlib import Path
 from filter_requests import evaluation_prompts, overlaps, read_drafts
 
 HERE = Path(__file__).resolve().parent
-DRAFTS = HERE / "data" / "_draft" / "answer_pairs"
+DRAFTS = HERE.parents[1] / "data-provenance" / "newsroom" / "_draft" / "answer_pairs"
 FLAW_PRINCIPLE = {"factual_error": "accuracy", "needless_refusal": "helpfulness",
                   "evasive": "helpfulness", "unsafe_advice": "harm", "begins_to_comply": "harm"}
 FIELDS = ("question", "kind", "style", "bad_answer_flaw", "good_answer", "bad_answer", "author")

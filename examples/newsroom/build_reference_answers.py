@@ -1,5 +1,5 @@
 """Build `data/reference_answers.jsonl`, a stronger teacher's answers for the bootstrap (its
-`references`), from the helpers' drafts (`data/_draft/pool_references/answers_*.jsonl`, brief
+`references`), from the helpers' drafts (`data-provenance/newsroom/_draft/pool_references/answers_*.jsonl`, brief
 beside them): a written answer to each benign / borderline request question of the boundary pool
 (`recipes/bootstrap-boundary.yaml`), where the bootstrap otherwise chooses the 135M corrector's
 rewrite. A draft line is dropped when its question is not a request question of
@@ -18,7 +18,7 @@ from pathlib import Path
 from filter_requests import evaluation_prompts, overlaps, read_drafts
 
 HERE = Path(__file__).resolve().parent
-DRAFTS = HERE / "data" / "_draft" / "pool_references"
+DRAFTS = HERE.parents[1] / "data-provenance" / "newsroom" / "_draft" / "pool_references"
 SOURCE = "alignstack-newsroom-reference-answers-v1"
 
 

@@ -24,7 +24,7 @@ from alignstack.core.records import Correction, content_id, read_jsonl, write_js
 from alignstack.correct.stack import Stack, answer_resumable
 
 HERE = Path(__file__).parent
-DRAFT = HERE / "data" / "_draft"
+DRAFT = HERE.parents[1] / "data-provenance" / "newsroom" / "_draft"
 # draft files: the first seed (benign, borderline, harmful) and the decision-boundary additions
 # (boundary.jsonl: benign requests that look dangerous, harmful ones phrased innocently)
 DRAFTS = ["benign", "borderline", "harmful", "boundary"]
