@@ -23,7 +23,6 @@ VARIANTS = [
     ("before: all rows, LoRA on 30 layers, 384 tokens", {}),
     ("bodies only", {"verdict_rows": "bodies"}),
     ("bodies only, 256 tokens", {"verdict_rows": "bodies", "max_length": 256}),
-    ("bodies only, LoRA on the top 8 layers", {"verdict_rows": "bodies", "lora_layers": 8}),
     ("bodies only, top 8 layers, 256 tokens",
      {"verdict_rows": "bodies", "lora_layers": 8, "max_length": 256}),
 ]
