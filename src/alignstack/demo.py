@@ -17,7 +17,7 @@ from alignstack.core.records import (QA, Correction, read_jsonl, same_text, writ
 from alignstack.correct.config import CorrectorTrainConfig
 from alignstack.correct.assemble import build_exit
 from alignstack.correct.stack import Stack
-from alignstack.evaluate.fixed_point import fixed_point_items
+from alignstack.evaluate.fixed_point import fixed_point_items, served_fixed_point
 from alignstack.evaluate.metrics import rate
 
 
@@ -86,13 +86,6 @@ def summarise(rows: list[dict]) -> dict:
     out["checks"] = demo_checks(out)
     out["passed"] = all(c["pass"] for c in out["checks"])
     return out
-
-
-def served_fixed_point(stack: Stack, items) -> dict:
-    """Good answers given as the upstream's, through the stack's whole guard and its exit: the
-    share served unchanged."""
-    results = stack.check(items)
-    return rate([not r.corrected for r in results])
 
 
 def demo_spec(cfg: DemoConfig):
