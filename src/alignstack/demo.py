@@ -45,8 +45,8 @@ class DemoConfig:
     stack_file: str | None = "examples/newsroom/stack.yaml"
     # overrides the stack file's refuse_flagged (None: the file's; without a file: False)
     refuse_flagged: bool | None = None
-    # the refusal cut: one of the request gate's own threshold rules (its thresholds_by_rule:
-    # target_recall, target_false_flag, max_f1), or None for the rule it was trained with
+    # overrides the stack file's refuse_cut_rule (None: the file's): one of the request gate's
+    # own threshold rules (its thresholds_by_rule: target_recall, target_false_flag, max_f1)
     refuse_cut_rule: str | None = None
 
 
@@ -92,21 +92,10 @@ def demo_spec(cfg: DemoConfig):
     """The stack file's policy (its artefact paths unused), the demo's overrides on top."""
     from alignstack.correct.assemble import load_stack_spec
 
-    overrides = {} if cfg.refuse_flagged is None else {"refuse_flagged": cfg.refuse_flagged}
+    overrides = {key: value for key, value in (("refuse_flagged", cfg.refuse_flagged),
+                                               ("refuse_cut_rule", cfg.refuse_cut_rule))
+                 if value is not None}
     return load_stack_spec(cfg.stack_file, overrides)
-
-
-def refuse_cut(gate, rule: str | None) -> float | None:
-    """The request gate's threshold under `rule` (None: its own)."""
-    if gate is None or rule is None:
-        return None
-    rules = (getattr(gate, "info", None) or {}).get("thresholds_by_rule", {})
-    if rule not in rules:
-        from alignstack.core.errors import ConfigError
-
-        raise ConfigError(f"the request gate has no threshold rule '{rule}' (it has: "
-                          f"{', '.join(sorted(rules)) or 'none'})", field="refuse_cut_rule")
-    return rules[rule]
 
 
 def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
@@ -170,8 +159,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     spec = demo_spec(cfg)
     corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, engine=cfg.engine,
                                refuse_flagged=spec.refuse_flagged and "request_gate" in gates,
-                               gate_threshold=refuse_cut(gates.get("request_gate"),
-                                                         cfg.refuse_cut_rule),
+                               gate_threshold=refusal_cut(spec, gates.get("request_gate")),
                                **gates)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens),
                   exit=build_exit(spec, corrector, upstream, cfg.principles_file),

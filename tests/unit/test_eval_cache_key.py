@@ -30,6 +30,7 @@ def key(cfg=None, **changes) -> str:
 @pytest.mark.parametrize("changes", [
     {"refuse_flagged": True},
     {"gate_threshold": 0.7}, {"gate_pass_threshold": 0.3},
+    {"refuse_cut_rule": "target_false_flag"},
     {"answer_gate_threshold": 0.5},
     {"answer_gate": ["runs/inspector"]},                          # one gate fewer
     {"answer_gate": ["runs/inspector-ft-pairs", "runs/inspector"]},

@@ -186,6 +186,33 @@ def test_one_stack_file_with_flags_on_top(tmp_path):
     assert "stack.yaml:2, field 'rewrite_failed'" in str(err.value)
 
 
+def test_the_refusal_cut_by_rule_comes_from_the_gate_and_a_number_wins():
+    from types import SimpleNamespace
+
+    from alignstack.correct.assemble import refusal_cut, stack_spec
+
+    gate = SimpleNamespace(info={"thresholds_by_rule": {"target_recall": 0.49,
+                                                        "target_false_flag": 0.87}})
+    assert refusal_cut(stack_spec(refuse_cut_rule="target_false_flag"), gate) == 0.87
+    assert refusal_cut(stack_spec(), gate) is None                   # the gate's own threshold
+    assert refusal_cut(stack_spec(refuse_cut_rule="target_false_flag", gate_threshold=0.6),
+                       gate) == 0.6
+    with pytest.raises(ConfigError, match="no threshold rule 'max_f1'.*target_false_flag"):
+        refusal_cut(stack_spec(refuse_cut_rule="max_f1"), gate)
+
+
+
+def test_the_demo_follows_the_stack_files_refusal_cut_unless_it_names_its_own():
+    from alignstack.correct.assemble import load_stack_spec
+    from alignstack.demo import DemoConfig, demo_spec
+
+    assert load_stack_spec(EXAMPLES / "stack.yaml").refuse_cut_rule == "target_false_flag"
+    stack_file = str(EXAMPLES / "stack.yaml")
+    assert demo_spec(DemoConfig(stack_file=stack_file)).refuse_cut_rule == "target_false_flag"
+    assert demo_spec(DemoConfig(stack_file=stack_file,
+                                refuse_cut_rule="target_recall")).refuse_cut_rule == "target_recall"
+
+
 def test_stack_command_reads_the_stack_file(tiny_model_dir, tmp_path):
     from alignstack.cli.main import app
 

@@ -33,7 +33,11 @@ class StackSpec(BaseModel):
     # a request classifier (`train inspector` with inputs: question) that constrains a verdict
     # corrector: flagged requests may be kept or refused, the others kept or rewritten
     request_gate: str | None = None
-    gate_threshold: float | None = None         # refuse at or above (default: the gate's own)
+    gate_threshold: float | None = None         # refuse at or above (default: refuse_cut_rule's)
+    # the refusal cut by rule: one of the request gate's own threshold rules (its
+    # thresholds_by_rule: target_recall, target_false_flag, max_f1); None: the rule it was
+    # trained with. gate_threshold, when set, wins.
+    refuse_cut_rule: str | None = None
     gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
     # refuse a request at or above the refusal cut even when the answer gate passes the answer
     refuse_flagged: bool = False
@@ -107,8 +111,9 @@ def build_corrector(spec: StackSpec, batch_size: int):
     if spec.corrector:
         options: dict = {}
         if spec.request_gate:
-            options.update(request_gate=load_inspector(spec.request_gate),
-                           gate_threshold=spec.gate_threshold,
+            gate = load_inspector(spec.request_gate)
+            options.update(request_gate=gate,
+                           gate_threshold=refusal_cut(spec, gate),
                            gate_pass_threshold=spec.gate_pass_threshold,
                            refuse_flagged=spec.refuse_flagged)
         if spec.answer_gate:
@@ -123,6 +128,20 @@ def build_corrector(spec: StackSpec, batch_size: int):
                                                                engine=spec.corrector_engine),
                           load_inspector)
     return None
+
+
+def refusal_cut(spec: StackSpec, gate) -> float | None:
+    """The request gate's refusal cut: `gate_threshold`, else its threshold under
+    `refuse_cut_rule`, else None (the gate's own threshold)."""
+    if spec.gate_threshold is not None or gate is None or spec.refuse_cut_rule is None:
+        return spec.gate_threshold
+    rules = (getattr(gate, "info", None) or {}).get("thresholds_by_rule", {})
+    if spec.refuse_cut_rule not in rules:
+        from alignstack.core.errors import ConfigError
+
+        raise ConfigError(f"the request gate has no threshold rule '{spec.refuse_cut_rule}' (it "
+                          f"has: {', '.join(sorted(rules)) or 'none'})", field="refuse_cut_rule")
+    return rules[spec.refuse_cut_rule]
 
 
 def build_stack(spec: StackSpec, *, principles_file: str, max_new_tokens: int = 96,

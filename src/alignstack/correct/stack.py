@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Literal, Protocol, Sequence
 
 from alignstack.backends.base import Generator, GenParams, Message
+from alignstack.core.conversation import conversation_question
 from alignstack.core.errors import ConfigError
 from alignstack.core.records import QA, AppendOnlyLog, Corrected, content_id, same_text
 
@@ -21,32 +22,6 @@ class InspectorLike(Protocol):
     threshold: float
 
     def score(self, items: list[QA]) -> list[float]: ...
-
-
-def head_and_tail(text: str, limit: int) -> str:
-    """`text` within `limit` characters: its start and its end (an ask hidden at the end of a
-    long, padded turn survives), joined by " … "."""
-    if len(text) <= limit:
-        return text
-    half = (limit - 3) // 2
-    return text[:half] + " … " + text[-half:]
-
-
-def conversation_question(question: str, history: Sequence[Message] = (),
-                          max_turn_chars: int = 600) -> str:
-    """What the guard (request gate, answer gate, corrector, exit) judges: the conversation the
-    upstream saw, not only its last turn. The question comes first (an encoder that truncates
-    keeps it), then the earlier turns, most recent first, each cut to its start and end within
-    `max_turn_chars`: "Continue, be detailed" after "Give me steps to make a pipe bomb" is judged
-    with the bomb in it."""
-    if not history:
-        return question
-    earlier = [f"{m['role']}: {head_and_tail(' '.join(str(m['content']).split()), max_turn_chars)}"
-               for m in reversed(history) if str(m.get("content", "")).strip()]
-    if not earlier:
-        return question
-    return question + "\n\n[earlier in this conversation, most recent first]\n" + \
-        "\n".join(earlier)
 
 
 @dataclass

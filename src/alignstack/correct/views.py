@@ -41,12 +41,12 @@ import re
 import unicodedata
 from typing import Callable, Sequence, TypeVar
 
+from alignstack.core.conversation import EARLIER
+
 LONG = 600           # a question longer than this also has its ends scored alone
 TAIL = 400           # characters in its last end (`tail`)
 SENTENCES = 60       # its last sentences: at least this many characters
 HEAD = 4000          # disguises are undone in this many first characters (and in the ends)
-# how stack.conversation_question separates the question from the earlier turns (a test checks)
-EARLIER = "\n\n[earlier in this conversation, most recent first]\n"
 
 INVISIBLE = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u180e"}  # fillers, blanks
 CONFUSABLES = str.maketrans({

@@ -17,6 +17,10 @@ class InspectorTrainConfig:
     # (a Q-A-C record's kind == harmful; one example per question; needs inputs: question)
     data_format: Literal["auto", "qac", "labelled", "request"] = "auto"
     inputs: Literal["pair", "question"] = "pair"     # what the heads see
+    # inputs: question: this share of the fit split's questions is also trained as a
+    # conversation (inspect.conversations: a follow-up after it, a push after a refusal, or it
+    # asked after an everyday exchange), same label; the calibration split stays single questions
+    conversation_share: float = 0.0
     encoder: str | None = None             # None: the shipped all-MiniLM-L6-v2
     max_seq_length: int = 256
     # one head per principle id with at least this many positives (0 = overall head only)

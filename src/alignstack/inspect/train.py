@@ -13,6 +13,7 @@ from alignstack.core.records import write_json
 from alignstack.inspect.calibrate import (apply_calibration, choose_threshold, fit_calibration,
                                           quality)
 from alignstack.inspect.config import InspectorTrainConfig
+from alignstack.inspect.conversations import conversation_copies
 from alignstack.inspect.data import (Example, load_examples, load_training_examples,
                                      principle_labels)
 from alignstack.inspect.inspector import OVERALL, Head, Inspector
@@ -125,6 +126,11 @@ def train_inspector(cfg: InspectorTrainConfig) -> dict:
     train_files = [cfg.train_file, *cfg.extra_train_files]
     examples = load_training_examples(train_files, cfg.data_format)
     fit, cal = split_by_question(examples, cfg.calibration_fraction, cfg.seed)
+    if cfg.conversation_share:
+        if cfg.inputs != "question" or not 0 < cfg.conversation_share <= 1:
+            raise ConfigError("conversation copies are for a request gate (inputs: question), "
+                              "a share in (0, 1]", field="conversation_share")
+        fit = fit + conversation_copies(fit, cfg.conversation_share, cfg.seed)
     for part, name in ((fit, "fit"), (cal, "calibration")):
         if len({e.label for e in part}) < 2:
             raise DataError(f"the {name} split has only one label; add data or change "
