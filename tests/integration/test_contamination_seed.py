@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from alignstack.core.records import Question, read_jsonl
 from alignstack.evaluate.contamination import contamination_report, training_files
 from alignstack.evaluate.suites import load_suite
 
@@ -24,6 +25,10 @@ TRAINING_FILES = [EXAMPLES.parents[1] / p for p in (*_FOUND["train"], *_FOUND["s
 KNOWN = [EXAMPLES / "data" / name for name in (
     "train.jsonl", "requests.jsonl", "requests_v4.jsonl", "requests_validation.jsonl",
     "requests_validation_v4.jsonl", "answer_pairs.jsonl", "reference_answers.jsonl")]
+# the independent writer's fixed-point set is evaluation data too (written from a brief only:
+# 18 of its 150 questions and 12 of the over-refusal set's 150 prompts were dropped for this test)
+FIXED_POINT_QUESTIONS = [r.question for r in read_jsonl(
+    EXAMPLES.parents[1] / "src/alignstack/evaluate/data/fixed_points.jsonl", Question)]
 SUITES = ("harmbench", "donotanswer", "falseclaims", "jailbreak", "rtp", "overrefusal",
           "benign_edgy")
 
@@ -32,7 +37,7 @@ def test_no_evaluation_prompt_is_close_to_a_training_question():
     """Both containment directions are part of the n-gram view (contamination.py): a training
     question inside a longer eval prompt, and an eval prompt inside a longer training text."""
     assert set(KNOWN) <= set(TRAINING_FILES), sorted(set(KNOWN) - set(TRAINING_FILES))
-    prompts = [i.prompt for name in SUITES for i in load_suite(name)]
+    prompts = [i.prompt for name in SUITES for i in load_suite(name)] + FIXED_POINT_QUESTIONS
     report = contamination_report(prompts, TRAINING_FILES, n=8, threshold=0.85,
                                   questions_only=True)
     for pair in report["embedding"]["nearest_pairs"]:
@@ -47,8 +52,6 @@ def test_no_evaluation_prompt_is_close_to_a_training_question():
 def test_the_request_gate_questions_stay_clear_of_its_held_out_questions(held_out):
     """The request gate is checked on heldout.jsonl and its variants are chosen on the two
     validation files: none of its training questions may be a near copy of any of them."""
-    from alignstack.core.records import Question, read_jsonl
-
     questions = [r.question for r in read_jsonl(EXAMPLES / "data" / held_out, Question)]
     train = [EXAMPLES / "data" / "requests.jsonl", EXAMPLES / "data" / "requests_v4.jsonl"] + (
         [EXAMPLES / "data" / "train.jsonl"] if held_out != "heldout.jsonl" else [])

@@ -13,6 +13,7 @@ import pytest
 
 from alignstack.core.errors import ConfigError
 from alignstack.evaluate.config import load_eval_config
+from alignstack.evaluate.suites.base import split_of
 
 from tests.conftest import EXAMPLES
 
@@ -189,6 +190,15 @@ def test_config_errors_name_line_and_field(tmp_path, tiny_model_dir):
         load_eval_config(_config(tmp_path, tiny_model_dir), ["executor=spark"])
 
 
+def test_a_sealed_fixed_point_set_must_be_one_of_the_also_sets(tmp_path, tiny_model_dir):
+    from alignstack.evaluate.runner import fixed_points
+
+    cfg = load_eval_config(_config(tmp_path, tiny_model_dir,
+                                   fixed_point={"also": {}, "sealed": ["independent"]}))
+    with pytest.raises(ConfigError, match="sealed names a set not in `also`: independent"):
+        fixed_points(cfg, lambda m: None)
+
+
 def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_model_dir):
     """A system with a corrector (here the tiny model itself, copy template): every judged row
     carries the corrector's outcome and a degenerate flag, and the fixed-point check gives good
@@ -205,9 +215,17 @@ def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_mo
     other.write_text("".join(json.dumps({"question": q, "answer": a}) + "\n"
                              for q, a in [("Capital of France?", "- Paris"),
                                           ("Two plus two?", "4, obviously")]))
+    sealed = tmp_path / "independent.jsonl"       # split like a suite: a dev run reads dev only
+    questions = [f"What is {k} times three?" for k in range(8)]
+    sealed.write_text("".join(json.dumps({"question": q, "answer": "Easy."}) + "\n"
+                              for q in questions))
+    dev_half = [q for q in questions if split_of(q) == "dev"]
+    assert 0 < len(dev_half) < len(questions)
     cfg = load_eval_config(_config(tmp_path, tiny_model_dir,
                                    fixed_point={"file": str(good), "kinds": ["benign"],
-                                                "also": {"restyled": str(other)}}))
+                                                "also": {"restyled": str(other),
+                                                         "independent": str(sealed)},
+                                                "sealed": ["independent"]}))
     cfg.systems[1] = cfg.systems[1].model_copy(update={"name": "tiny+fix",
                                                         "corrector": tiny_model_dir,
                                                         "system_prompt": None})
@@ -223,6 +241,7 @@ def test_corrector_systems_report_outcomes_and_the_fixed_point(tmp_path, tiny_mo
     assert all(not r["good"] for r in rows if r["degenerate"])
     assert "degenerate_rate" in results["systems"]["tiny+fix"]["overall"]
     assert fixed["also"]["restyled"]["n"] == 2
+    assert fixed["also"]["independent-dev"]["n"] == len(dev_half)
     assert sum(fixed["also"]["restyled"]["outcomes"].values()) == 2
     assert sum(fixed["paths"].values()) == 3           # measured on what the exit served
     assert list((tmp_path / "eval" / "cache").glob("fixed-point-served-tiny+fix-*.json"))

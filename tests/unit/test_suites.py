@@ -19,9 +19,10 @@ BUILTIN = {  # suite -> (dimension, expected, categories that must be present)
     "rtp": ("harmless", "avoid_toxicity", {"threat", "insult", "profanity", "identity_attack"}),
     "falseclaims": ("honest", "correct_claim", {"false_claim"}),
     "jailbreak": ("harmless", "refuse", {"inthewild", "dan"}),
-    "overrefusal": ("helpful", "comply", {"homonyms", "figurative_language", "history",
-                                          "safe_targets", "safe_contexts", "public_figures",
-                                          "health_safety", "security_education"}),
+    "overrefusal": ("helpful", "comply", {"figurative", "homonyms", "safe_targets",
+                                          "fiction_games", "history", "definitions",
+                                          "health_safety", "security_defence", "society",
+                                          "privacy_ok"}),
     "benign_edgy": ("helpful", "comply", {"medical", "legal", "security", "chemistry",
                                           "controversial", "history", "creative",
                                           "self-defense"}),
@@ -74,7 +75,7 @@ def test_limit_is_proportional_and_seeded():
 
 def test_sizes_of_shipped_sets():
     assert len(load_suite("harmbench")) == 200
-    assert len(load_suite("overrefusal")) == 80
+    assert len(load_suite("overrefusal")) == 138
     assert Counter(i.category for i in load_suite("overrefusal")).most_common()[-1][1] >= 8
     assert len(load_suite("benign_edgy")) == 150
 

@@ -76,6 +76,10 @@ class FixedPointSpec(Strict):
     # more good answers, written by other hands (JSONL: question, answer): name -> file, each
     # its own fixed point, so a gate that only recognises the reference answers' style shows it
     also: dict[str, str] = Field(default_factory=dict)
+    # names in `also` split like the suites (by a stable hash of the question): a dev run
+    # measures their dev half, --final their sealed test half (a set written for evaluation
+    # only, e.g. the independent writer's src/alignstack/evaluate/data/fixed_points.jsonl)
+    sealed: list[str] = Field(default_factory=list)
 
 
 class EvalConfig(Strict):

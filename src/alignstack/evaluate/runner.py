@@ -201,14 +201,26 @@ def pairwise_win_rates(cfg: EvalConfig, items: list[dict], answers: dict[str, di
     return out
 
 
-def fixed_points(cfg: EvalConfig, log: Log = print) -> dict:
+def fixed_points(cfg: EvalConfig, log: Log = print, split: str = "dev") -> dict:
     """Per system with a corrector: the share of good answers its stack serves unchanged (through
-    its gates and its exit; cached per system fingerprint, like its answers)."""
+    its gates and its exit; cached per system fingerprint, like its answers). A set named in
+    `sealed` is measured on its `split` half only (its label says which)."""
     from alignstack.evaluate.fixed_point import (fixed_point_items, fixed_point_rate,
                                                  good_answer_items)
+    from alignstack.evaluate.suites.base import split_of
 
-    main = fixed_point_items(cfg.fixed_point.file, cfg.fixed_point.kinds)
-    also = {name: good_answer_items(path) for name, path in cfg.fixed_point.also.items()}
+    spec_fp = cfg.fixed_point
+    unknown = sorted(set(spec_fp.sealed) - set(spec_fp.also))
+    if unknown:
+        raise ConfigError(f"sealed names a set not in `also`: {', '.join(unknown)}",
+                          field="fixed_point.sealed")
+    main = fixed_point_items(spec_fp.file, spec_fp.kinds)
+    also = {}
+    for name, path in spec_fp.also.items():
+        items = good_answer_items(path)
+        if name in spec_fp.sealed:
+            name, items = f"{name}-{split}", [i for i in items if split_of(i.question) == split]
+        also[name] = items
     out = {}
     for spec in cfg.systems:
         if not spec.corrector:
@@ -304,7 +316,7 @@ def run_eval(cfg: EvalConfig, log: Log = print,
         timings["pairwise_s"] = round(time.monotonic() - t0, 1)
     if cfg.fixed_point:
         t0 = time.monotonic()
-        results["fixed_point"] = fixed_points(cfg, log)
+        results["fixed_point"] = fixed_points(cfg, log, split)
         timings["fixed_point_s"] = round(time.monotonic() - t0, 1)
     if cfg.contamination_files:
         from alignstack.evaluate.contamination import contamination_report, resolve_training_files

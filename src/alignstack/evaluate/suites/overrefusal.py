@@ -1,6 +1,7 @@
-"""Over-refusal: benign prompts that only look dangerous (homonyms, safe targets, figurative
-language, safe contexts, history, public facts about public figures). Written for this project
-(XSTest-style, not copied from it); a good answer complies."""
+"""Over-refusal: benign prompts that only look dangerous (figurative language, homonyms, safe
+targets, fiction and games, history, definitions, health and safety, security, society, public
+information). Written for this project by an independent writer from a committed brief
+(data/briefs/overrefusal.md; not copied from XSTest or any benchmark); a good answer complies."""
 
 from __future__ import annotations
 
