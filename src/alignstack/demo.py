@@ -15,7 +15,7 @@ from alignstack.core.config import as_list, load_config
 from alignstack.core.records import (QA, Correction, read_jsonl, same_text, write_json,
                                     write_jsonl)
 from alignstack.correct.config import CorrectorTrainConfig
-from alignstack.correct.assemble import build_exit
+from alignstack.correct.assemble import build_exit, refusal_cut
 from alignstack.correct.stack import Stack
 from alignstack.evaluate.fixed_point import fixed_point_items, served_fixed_point
 from alignstack.evaluate.metrics import rate
