@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, TypedDict, runtime_checkable
+from typing import Iterator, Protocol, Sequence, TypedDict, runtime_checkable
 
 from alignstack.core.registry import Registry
 
@@ -58,6 +58,17 @@ class Generator(Protocol):
     def format_chat(self, messages: list[Message]) -> str:
         """The model's chat template applied to `messages`, with the assistant turn opened."""
         ...
+
+
+@runtime_checkable
+class StreamingGenerator(Protocol):
+    """What an engine that streams adds (llama.cpp, OpenAI-compatible HTTP): `stream_chat` yields
+    one chat's completion in pieces as they are generated (n = 1). Closing the iterator stops
+    the generation. The model runs in the engine's own server, so a stream may be read from any
+    thread while the engine's other calls run; an engine without it (transformers, vLLM) is
+    streamed as one piece by its caller."""
+
+    def stream_chat(self, messages: list[Message], params: GenParams) -> Iterator[str]: ...
 
 
 def item_limits(n: int, params: GenParams, max_new_tokens: Sequence[int] | None) -> list[int]:

@@ -6,19 +6,23 @@ A GGUF base loads once per process (the model cache) with its LoRA adapters (GGU
 (scales 0) and a corrector (scale 1) share one base in memory. Concurrent requests from a thread
 pool are what llama.cpp batches. Token counts and the chat template come from llama.cpp itself
 (`/tokenize`, `/apply-template` on its loopback listener, which this module binds to 127.0.0.1 on
-a free port with a random API key, so nothing else on the machine can use it)."""
+a free port with a random API key, so nothing else on the machine can use it). `stream_chat`
+streams one completion as llama.cpp generates it (its callback stops the slot when the reader
+closes the stream)."""
 
 from __future__ import annotations
 
+import queue
 import secrets
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from alignstack.backends.base import BACKENDS, Completion, GenParams, Message, item_limits
 from alignstack.backends.cache import shared
-from alignstack.backends.hardware import usable_cores
+from alignstack.backends.hardware import torch_threads
 from alignstack.backends.models import BUILTIN, package_file
 from alignstack.core.errors import BackendError
 
@@ -100,7 +104,9 @@ class LlamaCppGenerator:
         scales = list(lora_scales) if lora_scales is not None else [1.0] * len(adapters)
         if len(scales) != len(adapters):
             raise BackendError(f"{len(adapters)} LoRA adapters but {len(scales)} scales")
-        threads = threads or usable_cores()
+        # the usable cores, or ALIGNSTACK_THREADS where set (a contended CPU: a 2-thread graph
+        # whose second thread is descheduled waits for it at every token)
+        threads = threads or torch_threads()
         self.engine: LlamaEngine = shared(
             ("llamacpp", str(path), adapters, parallel, context, threads),
             lambda: start_engine(path, adapters, parallel, context, threads))
@@ -158,6 +164,43 @@ class LlamaCppGenerator:
 
     def generate(self, prompts: list[list[Message]], params: GenParams) -> list[Completion]:
         return self.generate_text([self.format_chat(m) for m in prompts], params)
+
+    def stream_chat(self, messages: list[Message], params: GenParams) -> Iterator[str]:
+        """The chat's completion in pieces as llama.cpp generates them; closing the iterator
+        stops the generation (at its next token)."""
+        body = self._request(self.format_chat(messages), params, params.max_new_tokens,
+                             params.seed)
+        body["stream"] = True
+        pieces: queue.Queue = queue.Queue()
+        closed = threading.Event()
+
+        def on_chunk(chunk: dict) -> bool:             # True: stop generating
+            if closed.is_set():
+                return True
+            if "error" in chunk or "choices" not in chunk:
+                pieces.put(BackendError(f"llama.cpp: {chunk.get('error', chunk)}"))
+                return True
+            text = chunk["choices"][0].get("text") or ""
+            if text:
+                pieces.put(text)
+            return False
+
+        def generate() -> None:
+            try:
+                self.engine.server.handle_completions(body, on_chunk)
+            except Exception as exc:  # noqa: BLE001 - handed to the reader
+                pieces.put(BackendError(f"llama.cpp: {exc}"))
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=generate, name="llamacpp-stream", daemon=True).start()
+        try:
+            while (piece := pieces.get()) is not None:
+                if isinstance(piece, Exception):
+                    raise piece
+                yield piece
+        finally:
+            closed.set()
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(self.engine.post("/tokenize", {"content": text, "add_special": False,

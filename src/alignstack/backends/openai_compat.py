@@ -5,13 +5,14 @@ batches (vLLM, llama.cpp) sees them together.
 Raw-prompt generation uses the completions endpoint. Token counts and the chat template come from
 a local tokenizer when one is named (`tokenizer=`), else from the server's own `/tokenize` and
 `/apply-template` (llama.cpp's server has both, vLLM has `/tokenize`); a hosted chat-only API has
-neither, and asking it for them is a clear error."""
+neither, and asking it for them is a clear error. `stream_chat` streams one chat completion
+(`stream=True`); closing it closes the connection, which stops the server's generation."""
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from alignstack.backends.base import BACKENDS, Completion, GenParams, Message, item_limits
 from alignstack.core.errors import BackendError
@@ -81,6 +82,22 @@ class OpenAICompatGenerator:
                       max_new_tokens: Sequence[int] | None = None) -> list[Completion]:
         return self._map(lambda p, limit: self._text(p, params, limit), list(prompts),
                          item_limits(len(prompts), params, max_new_tokens))
+
+    def stream_chat(self, messages: list[Message], params: GenParams) -> Iterator[str]:
+        """The chat's completion in pieces as the server sends them (n = 1)."""
+        import openai
+
+        request = dict(self._request(params, params.max_new_tokens), n=1)
+        stream = self._call(self.client.chat.completions.create, messages=messages,
+                            stream=True, **request)
+        try:
+            for chunk in stream:
+                if chunk.choices and chunk.choices[0].delta.content:
+                    yield chunk.choices[0].delta.content
+        except openai.OpenAIError as exc:
+            raise BackendError(f"{self.client.base_url} model '{self.model}': {exc}") from exc
+        finally:
+            stream.close()
 
     # -- tokenizer -------------------------------------------------------------------------------
     def _local_tokenizer(self):

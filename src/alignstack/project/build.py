@@ -111,10 +111,12 @@ def gate_stage(project: Project, which: str, title: str) -> dict:
 
 
 def check_artefacts(spec, path: Path, field: str) -> None:
-    """Every corrector, gate or squad a stack names exists (in a project they are paths)."""
+    """Every corrector, gate or squad a stack names exists (in a project they are paths,
+    relative to the project directory, where `path`, the config naming them, lives; never to the
+    directory the build was started from)."""
     for name in (*STACK_PATHS, "answer_gate"):
         for value in as_list(getattr(spec, name)):
-            if not Path(value).exists():
+            if not (Path(path).parent / value).exists():
                 raise ConfigError(f"{value} not found (in a project the stack's corrector and "
                                   f"gates are paths, relative to the project directory)",
                                   path=path, field=f"{field}{name}")

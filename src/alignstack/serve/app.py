@@ -3,8 +3,10 @@
 
 Routes: POST /v1/chat/completions (plain and `stream: true`), GET /v1/models, /healthz (the
 process is up), /readyz (the stack is loaded and its worker alive), /metrics (Prometheus).
-Streaming never sends text the check has not passed: the stack answers in full first, then the
-final text streams as OpenAI chunks ending in `data: [DONE]`; time to first token is measured.
+Streaming never sends text the check has not passed (`serve.streaming`): by default the stack
+answers in full first, then the final text streams as OpenAI chunks ending in `data: [DONE]`;
+with `streaming: sentences` the upstream streams and each sentence is sent once the answer gate
+passes it. Time to first token is measured.
 Each response carries an `alignstack` field (corrected, outcome, score, policy), which the
 official client keeps as an extra attribute.
 
@@ -24,11 +26,9 @@ import threading
 import time
 import uuid
 from contextlib import asynccontextmanager
-from typing import Callable
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import StreamingResponse
 from starlette.exceptions import HTTPException
 
 from alignstack.backends.base import GenParams
@@ -39,24 +39,10 @@ from alignstack.serve.keys import KeyRing
 from alignstack.serve.metrics import ProxyMetrics
 from alignstack.serve.request import (MAX_HEADER_BYTES, MAX_HEADERS, ChatRequest, HeaderLimit,
                                       error_body, invalid_request)
+from alignstack.serve.live import LiveStream
+from alignstack.serve.streaming import WatchedStream, pieces_of, sentence_gate
 
 log = logging.getLogger("alignstack.serve")
-
-
-class WatchedStream(StreamingResponse):
-    """A streaming response that calls `on_end()` however it ends. When the client goes away,
-    Starlette cancels the body mid-way and nothing after the generator's last `yield` runs, so
-    the end of a dropped stream can only be seen here."""
-
-    def __init__(self, content, on_end: Callable[[], None], **kwargs):
-        super().__init__(content, **kwargs)
-        self.on_end = on_end
-
-    async def __call__(self, scope, receive, send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.on_end()
 
 
 def context_length(engine) -> int | None:
@@ -84,6 +70,7 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
     from fastapi.responses import JSONResponse, PlainTextResponse
 
     context = context_length(stack.upstream)
+    gate = sentence_gate(stack, cfg.streaming)     # sentence streaming's answer gate, or None
     counting = threading.Lock()          # one count at a time beside the batcher's worker
     batcher = StackBatcher(stack, window_ms=cfg.batching.window_ms,
                            max_batch=cfg.batching.max_batch, guard_fails=cfg.fail.guard,
@@ -222,19 +209,31 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
                            top_p=request.top_p, seed=request.seed, stop=stop)
         admitted["n"] += 1
         metrics.in_flight.inc()
+        live = None                 # a sentence stream holds its admission until it ends
         try:
+            if request.stream and gate is not None:
+                live = LiveStream(batcher, gate, messages[-1]["content"], messages[:-1], params,
+                                  cfg.limits.timeout_s)
+                if await asyncio.wait_for(live.opened(), cfg.limits.timeout_s):
+                    return live_response(rid, request, live, base, started)
+                live = None         # decided from the request: served whole, as in final mode
             future = batcher.submit(messages[-1]["content"], messages[:-1], params)
             answer = await asyncio.wait_for(asyncio.wrap_future(future), cfg.limits.timeout_s)
         except asyncio.TimeoutError:
+            if live is not None:
+                live.stop()
+                live = None
             return fail(504, f"no answer within {cfg.limits.timeout_s:.0f} s; request id {rid}",
                         "timeout", policy="error", **base)
         except UpstreamError as exc:
             log.error("request %s: the upstream failed: %s", rid, exc)
+            live = None
             return fail(502, f"the upstream model failed; request id {rid}", "upstream_error",
                         detail=str(exc), policy="error", **base)
         finally:
-            admitted["n"] -= 1
-            metrics.in_flight.dec()
+            if live is None:
+                admitted["n"] -= 1
+                metrics.in_flight.dec()
         result = answer.result
         checked = {"corrected": result.corrected, "outcome": result.outcome,
                    "path": result.path, "score": result.score, "flagged": not result.skipped,
@@ -250,10 +249,13 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
                    policy=answer.policy, error=answer.error, question=result.question,
                    answer=result.answer, final=result.final)
         if request.stream:
-            progress = {"chars": 0, "ttft": None, "logged": False}
+            row["stream_mode"] = "sentences" if gate is not None else "final"
+            checked.update(stream_mode=row["stream_mode"], released=None)
+            progress = {"chars": 0, "ttft": None, "logged": False, "row": lambda: row}
             return WatchedStream(
-                stream_chunks(rid, request, answer, checked, started, row, progress),
-                lambda: dropped(row, started, progress), media_type="text/event-stream")
+                stream_chunks(rid, request, pieces_of(result.final),
+                              lambda: (checked, usage(answer)), started, progress),
+                lambda: dropped(started, progress), media_type="text/event-stream")
         latency = time.perf_counter() - started
         metrics.observe(200, answer.policy, latency, None, result.corrected)
         await logged(status=200, latency_ms=round(1000 * latency, 1), **row)
@@ -263,10 +265,27 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
                              "finish_reason": "stop"}],
                 "usage": usage(answer), "alignstack": checked}
 
-    async def stream_chunks(rid, request, answer, checked, started, row, progress):
-        """The checked text as OpenAI chunks; its audit row is committed before `[DONE]`.
-        `progress` tells `dropped` how far a stream the client left got."""
-        created, text = int(time.time()), answer.result.final
+    def live_response(rid, request, live, base, started):
+        """A sentence stream's response; its end (or the client's leaving) stops the stream and
+        frees its admission."""
+        progress = {"chars": 0, "ttft": None, "logged": False, "row": lambda: dict(base,
+                                                                                 **live.row())}
+
+        def ended() -> None:
+            live.stop()
+            admitted["n"] -= 1
+            metrics.in_flight.dec()
+            dropped(started, progress)
+
+        return WatchedStream(stream_chunks(rid, request, live.pieces(), lambda: (
+            live.checked(), usage(None, *live.usage)), started, progress), ended,
+            media_type="text/event-stream")
+
+    async def stream_chunks(rid, request, pieces, finish, started, progress):
+        """The text `pieces` as OpenAI chunks, then the last one with `finish()`'s (checked,
+        usage); the audit row (`progress["row"]()`) is committed before `[DONE]`. `progress`
+        tells `dropped` how far a stream the client left got."""
+        created = int(time.time())
 
         def frame(delta: dict, finish: str | None = None, **extra) -> str:
             return "data: " + json.dumps({
@@ -275,31 +294,41 @@ def create_app(stack, cfg: ServeConfig, audit=None, screen=None):
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}) + "\n\n"
 
         yield frame({"role": "assistant", "content": ""})
-        for piece in split_for_stream(text):
-            if progress["ttft"] is None:
-                progress["ttft"] = time.perf_counter() - started
-            yield frame({"content": piece})
-            progress["chars"] += len(piece)
-            await asyncio.sleep(0)
+        try:
+            async for piece in pieces:
+                if progress["ttft"] is None:
+                    progress["ttft"] = time.perf_counter() - started
+                yield frame({"content": piece})
+                progress["chars"] += len(piece)
+                await asyncio.sleep(0)
+        except (UpstreamError, TimeoutError) as exc:    # a sentence stream's upstream, mid-way
+            log.error("request %s: the stream failed: %s", rid, exc)
+            progress["logged"] = True
+            await logged(status=200, latency_ms=ms(time.perf_counter() - started),
+                         sent_chars=progress["chars"], **dict(progress["row"](), policy="error",
+                                                              error=str(exc) or "timeout"))
+            yield "data: " + json.dumps(error_body(502, f"the upstream model failed; request "
+                                                        f"id {rid}", "upstream_error")) + "\n\n"
+            return
+        checked, used = finish()
         yield frame({}, "stop", alignstack=checked)
         if request.stream_options and request.stream_options.include_usage:
             yield "data: " + json.dumps({
                 "id": rid, "object": "chat.completion.chunk", "created": created,
-                "model": cfg.model_name, "choices": [],
-                "usage": usage(answer)}) + "\n\n"
+                "model": cfg.model_name, "choices": [], "usage": used}) + "\n\n"
         latency, ttft = time.perf_counter() - started, progress["ttft"]
         progress["logged"] = True
         await logged(status=200, latency_ms=round(1000 * latency, 1), ttft_ms=ms(ttft),
-                     sent_chars=progress["chars"], **row)
+                     sent_chars=progress["chars"], **progress["row"]())
         yield "data: [DONE]\n\n"
         metrics.observe(200, checked["policy"], latency, ttft, checked["corrected"])
 
-    def dropped(row: dict, started: float, progress: dict) -> None:
+    def dropped(started: float, progress: dict) -> None:
         """A stream that ended before its audit row was queued: the client went away. Logged
         with what it was sent (final[:sent_chars]) and marked `disconnected`."""
         if progress["logged"]:
             return
-        progress["logged"] = True
+        progress["logged"], row = True, progress["row"]()
         metrics.disconnected.inc()
         log.info("request %s: the client left the stream after %d characters", row["id"],
                  progress["chars"])
@@ -319,17 +348,12 @@ def ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(1000 * seconds, 1)
 
 
-def usage(answer) -> dict:
-    return {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
-            "total_tokens": answer.prompt_tokens + answer.completion_tokens}
-
-
-def split_for_stream(text: str, words: int = 3) -> list[str]:
-    """The text in small pieces (a few words each, whitespace kept) that join back exactly."""
-    import re
-
-    tokens = re.findall(r"\S+\s*|\s+", text)
-    return ["".join(tokens[i:i + words]) for i in range(0, len(tokens), words)]
+def usage(answer=None, prompt: int = 0, completion: int = 0) -> dict:
+    """OpenAI's usage object, from an `Answer` or from counts."""
+    if answer is not None:
+        prompt, completion = answer.prompt_tokens, answer.completion_tokens
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
 
 
 def build_app(cfg: ServeConfig):

@@ -48,18 +48,23 @@ CREATE TABLE IF NOT EXISTS requests (
     question TEXT,                -- texts: only with store_texts
     answer TEXT,
     final TEXT,
-    path TEXT,                    -- how the served text was decided (correct.exit.PATHS)
+    path TEXT,                    -- how the served text was decided (correct.exit.PATHS;
+                                  -- stream-kept: every streamed sentence passed the gate)
     disconnected INTEGER,         -- 1: the client closed the stream before its end
-    sent_chars INTEGER            -- a stream: characters of `final` sent (final[:sent_chars])
+    sent_chars INTEGER,           -- a stream: characters of `final` sent (final[:sent_chars])
+    stream_mode TEXT,             -- a stream: final (checked whole, then sent) or sentences
+    released INTEGER              -- sentences: sentences sent before the gate flagged one (all of
+                                  -- them on path stream-kept); NULL: decided from the request
 )
 """
 COLUMNS = ("id", "created", "key_id", "model", "stream", "status", "flagged", "corrected",
            "outcome", "score", "policy", "error", "latency_ms", "ttft_ms", "prompt_tokens",
            "completion_tokens", "question", "answer", "final", "disconnected", "sent_chars",
-           "path")
+           "path", "stream_mode", "released")
 TEXTS = ("question", "answer", "final")
 # columns newer than the table (added when an older file is opened)
-ADDED = {"disconnected": "INTEGER", "sent_chars": "INTEGER", "path": "TEXT"}
+ADDED = {"disconnected": "INTEGER", "sent_chars": "INTEGER", "path": "TEXT",
+         "stream_mode": "TEXT", "released": "INTEGER"}
 INSERT = (f"INSERT OR REPLACE INTO requests ({', '.join(COLUMNS)}) VALUES "
           f"({', '.join('?' for _ in COLUMNS)})")
 

@@ -6,7 +6,12 @@ settings, and runs the upstream once per group, then the guard (inspector, gates
 per group, so 32 concurrent users cost a few batched generations, not 32 sequential ones.
 
 Failures follow the policy: an upstream failure fails its requests; a guard failure returns the
-upstream answers unchecked (fail open) or a safe refusal (fail closed), and says which."""
+upstream answers unchecked (fail open) or a safe refusal (fail closed), and says which.
+
+`call(fn)` runs any other model work on the same worker thread, between batches (a task that
+arrives while a batch gathers runs right after that batch): a sentence-streaming request
+(`serve.streaming`) runs its gates and its check this way, so no model is ever used by two
+threads at once."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import threading
 import time
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from alignstack.backends.base import GenParams, Message
 from alignstack.correct.stack import Stack, StackResult, conversation_question
@@ -31,6 +37,21 @@ class Job:
     params: GenParams
     future: Future = field(default_factory=Future)
     queued: float = field(default_factory=time.perf_counter)
+
+
+@dataclass
+class Task:
+    """Work for the worker thread other than a batch (`StackBatcher.call`)."""
+    fn: Callable[[], object]
+    future: Future = field(default_factory=Future)
+
+    def run(self) -> None:
+        if not self.future.set_running_or_notify_cancel():
+            return                                  # its waiter gave up
+        try:
+            self.future.set_result(self.fn())
+        except BaseException as exc:  # noqa: BLE001 - the waiter gets it, the worker lives on
+            self.future.set_exception(exc)
 
 
 @dataclass
@@ -72,7 +93,8 @@ class StackBatcher:
         self.max_batch = max_batch
         self.guard_fails = guard_fails
         self.refusal = refusal
-        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.jobs: queue.Queue[Job | Task | None] = queue.Queue()
+        self.deferred: list[Task] = []          # tasks that arrived while a batch gathered
         self.batches = 0
         self._thread = threading.Thread(target=self._loop, name="stack-batcher", daemon=True)
         self._thread.start()
@@ -85,6 +107,13 @@ class StackBatcher:
         job = Job(question, history, params)
         self.jobs.put(job)
         return job.future
+
+    def call(self, fn: Callable[[], object]) -> Future:
+        """`fn()` run on the worker thread (which owns the models), between batches; the
+        future holds its result or what it raised."""
+        task = Task(fn)
+        self.jobs.put(task)
+        return task.future
 
     def close(self) -> None:
         self.jobs.put(None)
@@ -102,6 +131,9 @@ class StackBatcher:
             if job is None:
                 self.jobs.put(None)       # stop after this batch
                 break
+            if isinstance(job, Task):
+                self.deferred.append(job)     # runs right after this batch
+                continue
             batch.append(job)
         return batch
 
@@ -110,45 +142,62 @@ class StackBatcher:
             first = self.jobs.get()
             if first is None:
                 return
-            batch = [j for j in self._collect(first) if not j.future.cancelled()]
-            if not batch:
+            if isinstance(first, Task):
+                first.run()
                 continue
-            self.batches += 1
-            groups: dict[tuple, list[Job]] = {}
-            for job in batch:
-                p = job.params
-                key = (p.max_new_tokens, p.temperature, p.top_p, p.seed, tuple(p.stop))
-                groups.setdefault(key, []).append(job)
-            for jobs in groups.values():
-                try:
-                    self._run(jobs, len(batch))
-                except Exception as exc:  # noqa: BLE001 - a bug must fail requests, not the worker
-                    for job in jobs:
-                        settle(job, error=UpstreamError(f"{type(exc).__name__}: {exc}"))
+            batch = [j for j in self._collect(first) if not j.future.cancelled()]
+            self._batch(batch)
+            while self.deferred:
+                self.deferred.pop(0).run()
 
-    def _screened(self, jobs: list[Job], batch_size: int, started: float) -> list[Job]:
-        """Answer the jobs the input stage flags; return the others. A job is flagged when any
-        view of its conversation is (`correct.views`: decoded, unscrambled, folded, tails). A
-        failing screen follows the guard policy (open: nothing flagged; closed: every job
-        refused)."""
+    def _batch(self, batch: list[Job]) -> None:
+        """One batch: its jobs grouped by generation settings, the stack run once per group."""
+        if not batch:
+            return
+        self.batches += 1
+        groups: dict[tuple, list[Job]] = {}
+        for job in batch:
+            p = job.params
+            key = (p.max_new_tokens, p.temperature, p.top_p, p.seed, tuple(p.stop))
+            groups.setdefault(key, []).append(job)
+        for jobs in groups.values():
+            try:
+                self._run(jobs, len(batch))
+            except Exception as exc:  # noqa: BLE001 - a bug must fail requests, not the worker
+                for job in jobs:
+                    settle(job, error=UpstreamError(f"{type(exc).__name__}: {exc}"))
+
+    def screen_flags(self, questions: list[str], histories: list[list[Message]]
+                     ) -> tuple[list[bool], str, str | None]:
+        """The input stage's flags (any view of each conversation flagged: `correct.views`:
+        decoded, unscrambled, folded, tails), its policy and error. A failing screen follows the
+        guard policy: open, nothing flagged; closed, everything refused. Run on the worker."""
         from alignstack.correct.views import conversation_views, max_over_view_lists
 
         if self.screen is None:
-            return jobs
-        judged = [conversation_question(j.question, j.history) for j in jobs]
+            return [False] * len(questions), "screened", None
+        judged = [conversation_question(q, h) for q, h in zip(questions, histories)]
         try:
-            views = [conversation_views(j.question, j.history, text)
-                     for j, text in zip(jobs, judged)]
-            flags, policy, error = max_over_view_lists(self.screen, views), "screened", None
+            views = [conversation_views(q, h, text)
+                     for q, h, text in zip(questions, histories, judged)]
+            return max_over_view_lists(self.screen, views), "screened", None
         except Exception as exc:  # noqa: BLE001 - the screen is a guard: the policy decides
             error = f"{type(exc).__name__}: {exc}"
             if self.guard_fails == "open":
-                return jobs
-            flags, policy = [True] * len(jobs), "fail-closed"
-        for job, flagged, question in zip(jobs, flags, judged):
+                return [False] * len(questions), "screened", error
+            return [True] * len(questions), "fail-closed", error
+
+    def _screened(self, jobs: list[Job], batch_size: int, started: float) -> list[Job]:
+        """Answer the jobs the input stage flags (`screen_flags`); return the others."""
+        if self.screen is None:
+            return jobs
+        flags, policy, error = self.screen_flags([j.question for j in jobs],
+                                                 [j.history for j in jobs])
+        for job, flagged in zip(jobs, flags):
             if flagged:
-                result = StackResult(question, "", self.screen_message, True, [],
-                                     outcome="screened", path="screened")
+                result = StackResult(conversation_question(job.question, job.history), "",
+                                     self.screen_message, True, [], outcome="screened",
+                                     path="screened")
                 settle(job, Answer(result, policy, error, batch_size,
                                    round(1000 * (started - job.queued), 1)))
         return [j for j, flagged in zip(jobs, flags) if not flagged]
@@ -172,7 +221,7 @@ class StackBatcher:
         try:
             results, policy, error = stack.check(drafts), "checked", None
         except Exception as exc:  # noqa: BLE001 - the guard failed: the policy decides
-            results, policy, error = self._fallback(stack, drafts), f"fail-{self.guard_fails}", \
+            results, policy, error = self.fallback(stack, drafts), f"fail-{self.guard_fails}", \
                 f"{type(exc).__name__}: {exc}"
         upstream_ms = round(1000 * (checking - drafting), 1)
         guard_ms = round(1000 * (time.perf_counter() - checking), 1)
@@ -207,7 +256,9 @@ class StackBatcher:
         return prompts, [finals.get(i, drafted[i][1]) if results[i].final else 0
                          for i in range(len(jobs))]
 
-    def _fallback(self, stack: Stack, drafts) -> list[StackResult]:
+    def fallback(self, stack: Stack, drafts) -> list[StackResult]:
+        """What a failed guard serves for these drafts: the answer unchecked (open) or the
+        refusal (closed)."""
         n = stack.samples_per_question
         firsts = drafts[::n]
         return [StackResult(d.question, d.answer,

@@ -8,6 +8,15 @@
     limits: {max_body_bytes: 1000000, max_tokens: 512, concurrency: 4, queue: 64}
     batching: {window_ms: 20, max_batch: 16}
     audit: {path: runs/serve/audit.sqlite, store_texts: false}
+    streaming: final                         # or sentences (see below)
+
+`streaming` says how a `stream: true` request is answered. final (the default): the stack answers
+in full, then the checked text streams, so the first token comes with the whole answer.
+sentences: the upstream streams, and each sentence is sent once the answer gate passes the
+answer so far; after the first sentence it flags nothing more of the stream is sent, and the
+stack's one exit decides what follows from the whole answer, as in final mode. A request the
+screen or the request gate refuses whatever the answer is served as in final mode, no upstream
+token sent (`serve.streaming` has the details).
 
 A server needs a key: `check_auth` (run by `serve` before anything loads) refuses an empty
 `api_keys` unless `--no-auth` asks for an open server on loopback, and refuses a key anyone can
@@ -100,6 +109,9 @@ class ServeConfig(Strict):
     limits: Limits = Field(default_factory=Limits)
     batching: Batching = Field(default_factory=Batching)
     audit: Audit = Field(default_factory=Audit)
+    # `stream: true`: final (checked whole, then sent) or sentences (each sent once the answer
+    # gate passes the answer so far; a flag hands over to the stack's exit)
+    streaming: Literal["final", "sentences"] = "final"
 
 
 def load_serve_config(path: str | Path | None) -> ServeConfig:
