@@ -1,3 +1,3 @@
 """alignstack: align language models to a written set of principles."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
