@@ -47,8 +47,10 @@ def gate(tmp_path_factory):
     """(the screen's gate, its threshold, the held-out harmful questions it flags as written)."""
     from alignstack.inspect import load_inspector
 
+    # single questions only: the encodings hide one question each, and the held-out questions
+    # named in SENT were chosen among those this variant flags as written
     out = train_gate("request_gate.yaml", tmp_path_factory.mktemp("request-gate"),
-                     "classifier=logistic", "extra_train_files=[]")
+                     "classifier=logistic", "extra_train_files=[]", "conversation_share=0.0")
     inspector = load_inspector(out)
     threshold = inspector.info["thresholds_by_rule"]["target_false_flag"]
     harmful = [r.question for r in read_jsonl(DATA / "heldout.jsonl", Correction)
