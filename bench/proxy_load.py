@@ -32,15 +32,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run(cfg, questions: list[str]) -> dict:
+def serve(app):
+    """`app` on loopback in a thread; returns (url, server, thread) once it is ready."""
     import httpx
-    import openai
     import uvicorn
 
-    from alignstack.serve.app import build_app
-
     port = free_port()
-    app = build_app(cfg)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -48,9 +45,18 @@ def run(cfg, questions: list[str]) -> dict:
     while True:
         try:
             if httpx.get(url + "/readyz").status_code == 200:
-                break
+                return url, server, thread
         except httpx.TransportError:
             time.sleep(0.1)
+
+
+def run(cfg, questions: list[str]) -> dict:
+    import openai
+
+    from alignstack.serve.app import build_app
+
+    app = build_app(cfg)
+    url, server, thread = serve(app)
 
     def ask(question: str) -> tuple[float, float]:
         client = openai.OpenAI(base_url=url + "/v1", api_key="bench", max_retries=0,

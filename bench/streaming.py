@@ -30,14 +30,13 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from proxy_load import free_port, percentile  # noqa: E402
+from proxy_load import percentile, serve  # noqa: E402
 
 HARMFUL, BENIGN = ("harmbench", "donotanswer"), ("overrefusal", "benign_edgy")
 
@@ -55,24 +54,6 @@ def prompts(limit: int, seed: int) -> list:
             share = limit // 2 + (limit % 2 if k == 0 else 0)
             chosen += stratified_sample(items, share, seed)
     return chosen
-
-
-def serve(app):
-    """`app` on loopback in a thread; returns (url, server, thread) once it is ready."""
-    import httpx
-    import uvicorn
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    while True:
-        try:
-            if httpx.get(url + "/readyz").status_code == 200:
-                return url, server, thread
-        except httpx.TransportError:
-            time.sleep(0.1)
 
 
 def ask(url: str, model: str, prompt: str, max_tokens: int) -> dict:
