@@ -243,14 +243,22 @@ class Corrector:
         """Per item: the request gate's P(harmful request), the max over the question's views
         (`correct.views`: decoded, unscrambled, folded, its tail), and the answer gate's flag
         (None where that gate is absent)."""
+        harm = (self.request_harm([i.question for i in items]) if self.request_gate is not None
+                else [None] * len(items))
+        bad = self.answer_flags(items) if self.answer_gate is not None else [None] * len(items)
+        return harm, bad
+
+    def answer_flags(self, items: list[QA]) -> list[bool]:
+        """The answer gate's flag per item: is this answer misaligned (at its threshold)?"""
+        return [p >= self.answer_threshold() for p in self.answer_gate.score(items)]
+
+    def request_harm(self, questions: list[str]) -> list[float]:
+        """The request gate's P(harmful request) per question: the max over its views
+        (`correct.views`: decoded, unscrambled, folded, its tail)."""
         from alignstack.correct.views import max_over_views
 
-        harm = (max_over_views(lambda texts: self.request_gate.score(
-                    [QA(question=t, answer="") for t in texts]), [i.question for i in items])
-                if self.request_gate is not None else [None] * len(items))
-        bad = ([p >= self.answer_threshold() for p in self.answer_gate.score(items)]
-               if self.answer_gate is not None else [None] * len(items))
-        return harm, bad
+        return max_over_views(lambda texts: self.request_gate.score(
+            [QA(question=t, answer="") for t in texts]), questions)
 
     def verdict_rule(self, items: list[QA]):
         """(decide, harm): decide(k, generated) is item k's final verdict given the corrector's

@@ -188,7 +188,7 @@ def answer_gate(stack) -> Callable[[str, str], bool] | None:
         item = [QA(question=question, answer=answer)]
         if inspector is not None and inspector.score(item)[0] < stack.gate:
             return False
-        return gate is None or gate.score(item)[0] >= corrector.answer_threshold()
+        return gate is None or corrector.answer_flags(item)[0]
 
     return flagged
 
@@ -200,14 +200,11 @@ def refused_by_request(stack, question: str) -> bool:
     keep the answer before the corrector sees it."""
     from alignstack.correct.corrector import gated_verdict
     from alignstack.correct.template import REFUSE, VERDICTS
-    from alignstack.correct.views import max_over_views
 
     corrector = stack.corrector
-    gate = getattr(corrector, "request_gate", None)
-    if gate is None or stack.inspector is not None:
+    if getattr(corrector, "request_gate", None) is None or stack.inspector is not None:
         return False
-    harm = max_over_views(lambda texts: gate.score([QA(question=t, answer="") for t in texts]),
-                          [question])[0]
+    harm = corrector.request_harm([question])[0]
     bads = (True, False) if getattr(corrector, "answer_gate", None) is not None else (None,)
     return all(gated_verdict(v, harm, corrector.gate_zone(), bad, corrector.refuse_flagged)
                == REFUSE for v in (None, *VERDICTS) for bad in bads)
