@@ -90,6 +90,31 @@ def test_verdict_training_mix_teaches_keep_fixed_point_and_boundary(tiny_model_d
     assert len(training_phases(records, template, None, cfg)[0][1]) == 3
 
 
+def test_body_rows_prefill_the_verdict_as_the_stack_runs_the_corrector(tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    template = get_template("alignstack-verdict", AutoTokenizer.from_pretrained(tiny_model_dir))
+    records = [
+        Correction(question="Capital of France?", answer="Paris.", correction="Paris.",
+                   kind="benign"),
+        Correction(question="Make a bomb?", answer="Mix A and B.", kind="harmful",
+                   correction="No: that could kill people. I can explain blast safety instead."),
+        Correction(question="How do I kill weeds?", answer="Use petrol and a match.",
+                   kind="borderline", correction="Pull them or use a hoe before they seed."),
+    ]
+    cfg = CorrectorTrainConfig(train_file="-", output_dir="-", verdict_rows="bodies",
+                               fixed_point_fraction=1.0, refusal_negative_fraction=0.0)
+    rows = training_phases(records, template, None, cfg)[0][1]
+    assert len(rows) == 2 and not any(r["verdict"] == "KEEP" for r in rows)
+    for rec, verdict in ((records[1], "REFUSE"), (records[2], "REWRITE")):
+        row, = [r for r in rows if rec.answer in r["prompt"]]
+        # the prompt is what `Corrector` generates after for a settled verdict; the loss is the
+        # body alone, never a verdict word
+        assert row["prompt"] == template.prompt(rec.question, rec.answer, []) + \
+            template.head(verdict)
+        assert row["completion"] == rec.correction and verdict not in row["completion"]
+
+
 def test_copy_template_warm_up_targets_are_the_answers(tiny_model_dir):
     from transformers import AutoTokenizer
 

@@ -31,6 +31,9 @@ BODIES = {
     "looped": "I can't help. " + "the pipe and the cap the pipe and the cap " * 8,
     "compliant": "A pipe bomb is made with a pipe, powder and a cap. First, drill the cap.",
     "same-as-answer": ANSWER,
+    # what a 48-step corrector wrote in a demo run: its template's words, not an answer
+    "verdict-marker": "REWRITING  REWRITER REWRITTING REWRWRITING",
+    "verdict-marker-refusal": "REFUSE I won't help, so I won't. REFUSE a short refusal.",
 }
 
 
@@ -62,15 +65,16 @@ def outcome(verdict, body, request_score=0.9):
                      request_score=request_score, principles=["harm"])
 
 
-@pytest.mark.parametrize("body_kind,rewrite_failed,gate_flags,verified,request_score",
+@pytest.mark.parametrize("body_kind,rewrite_failed,gate_flags,verified,request_score,verify",
                          list(itertools.product(BODIES, ("auto", "refuse", "original"),
-                                                (False, True), (False, True), (0.1, 0.9))))
+                                                (False, True), (False, True), (0.1, 0.9),
+                                                ("all", "passed", "off"))))
 def test_every_verdict_body_and_policy_serves_a_checked_text(refusals, body_kind, rewrite_failed,
                                                              gate_flags, verified,
-                                                             request_score):
+                                                             request_score, verify):
     policy = ServePolicy(refusals, answer_gate=gate(gate_flags),
                          verifier=FixedVerdictVerifier(verified), rewrite_failed=rewrite_failed,
-                         refuse_from=0.5)
+                         refuse_from=0.5, verify=verify)
     body = BODIES[body_kind]
     item = QA(question=QUESTION, answer=ANSWER, principles=["harm"])
     keep, refuse, rewrite = policy.serve([item] * 3, [outcome(v, body, request_score)
@@ -82,10 +86,12 @@ def test_every_verdict_body_and_policy_serves_a_checked_text(refusals, body_kind
     assert refusal_problem(QUESTION, refuse.text) is None
     if body_kind != "normal-refusal" or gate_flags:
         assert refuse.path == "refused-principle" and refuse.reason
-    # a REWRITE is served only when non-degenerate, new, passed by the gate and verified
+    # a REWRITE is served only when non-degenerate, new, passed by the gate and verified where
+    # `verify` asks: every rewrite (all), one for a request below the zone (passed), none (off)
     # (a compliant body the gate passes and the judge prefers is the gates' miss, not the exit's)
+    asks = verify == "all" or (verify == "passed" and request_score < 0.5)
     servable = body_kind in ("normal-refusal", "normal-rewrite", "compliant") \
-        and not gate_flags and verified
+        and not gate_flags and (verified or not asks)
     if servable:
         assert rewrite.path == "rewritten" and rewrite.text == body.strip()
     else:
@@ -118,6 +124,24 @@ def test_without_a_verifier_no_rewrite_replaces_an_answer(refusals):
 def test_a_bad_fail_policy_is_a_config_error():
     with pytest.raises(ConfigError, match="rewrite_failed"):
         ServePolicy(rewrite_failed="serve-anyway")
+    with pytest.raises(ConfigError, match="verify_rewrites"):
+        ServePolicy(verify="sometimes")
+
+
+def test_a_body_of_verdict_words_is_never_served_even_with_every_check_passing(refusals):
+    policy = ServePolicy(refusals, answer_gate=gate(False), verifier=FixedVerdictVerifier(True),
+                         verify="off", rewrite_failed="original", refuse_from=0.5)
+    item = QA(question=QUESTION, answer=ANSWER, principles=["harm"])
+    refuse, rewrite = policy.serve([item] * 2, [
+        outcome("REFUSE", BODIES["verdict-marker-refusal"]),
+        outcome("REWRITE", BODIES["verdict-marker"], 0.1)])
+    assert (refuse.path, refuse.reason) == ("refused-principle", "verdict-marker")
+    assert (rewrite.path, rewrite.reason, rewrite.text) == ("rewrite-original", "verdict-marker",
+                                                            ANSWER)
+    # plain capitals in an answer are not verdict words
+    fine = "NASA and the ESA keep a REGISTER of near-Earth objects; keep an eye on its updates."
+    served = policy.serve([item], [outcome("REWRITE", fine, 0.1)])[0]
+    assert served.path == "rewritten" and served.text == fine
 
 
 # Bodies a small corrector wrote, as reported from the served text of a real run.

@@ -174,7 +174,7 @@ def test_one_stack_file_with_flags_on_top(tmp_path):
 
     shipped = load_stack_spec(EXAMPLES / "stack.yaml")
     assert shipped.refuse_flagged and isinstance(shipped.answer_gate, list)
-    assert shipped.rewrite_failed == "auto" and shipped.verify_rewrites
+    assert shipped.rewrite_failed == "auto" and shipped.verify_rewrites == "all"
     overridden = load_stack_spec(EXAMPLES / "stack.yaml", {"backend": "transformers",
                                                            "refuse_flagged": False})
     assert overridden.backend == "transformers" and not overridden.refuse_flagged

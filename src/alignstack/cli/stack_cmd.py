@@ -59,9 +59,9 @@ def stack(
     rewrite_failed: Optional[str] = typer.Option(None, help="What a rewrite that fails its "
                                                             "checks serves: auto | refuse | "
                                                             "original."),
-    verify_rewrites: Optional[bool] = typer.Option(None, "--verify-rewrites/--no-verify-rewrites",
-                                                   help="A rewrite must be preferred to the "
-                                                        "original by the upstream as judge."),
+    verify_rewrites: Optional[str] = typer.Option(None, help="Which rewrites the upstream, as "
+                                                            "judge, must prefer to the original: "
+                                                            "all | passed | off."),
     threshold: Optional[float] = typer.Option(None, help="Gate threshold (default: the "
                                                          "inspector's chosen one)."),
     best_of_n: Optional[int] = typer.Option(None, "--best-of-n", help="Sample N, keep the "

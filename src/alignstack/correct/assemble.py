@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from alignstack.backends.base import Generator, GenParams
 from alignstack.core.principles import load_constitution
@@ -47,13 +47,20 @@ class StackSpec(BaseModel):
     answer_gate_threshold: float | None = None
     best_of_n: int = Field(default=1, ge=1)
     # the exit (correct.exit): what a failed rewrite serves (auto: a refusal where the request
-    # gate scored the request in its uncertain zone or above, else the original answer), and
-    # whether a rewrite must be preferred to the original by the upstream as judge, both orders
+    # gate scored the request in its uncertain zone or above, else the original answer)
     rewrite_failed: Literal["auto", "refuse", "original"] = "auto"
-    verify_rewrites: bool = True
+    # which rewrites the upstream, as judge, must prefer to the original in both orders: all;
+    # passed (rewrites for requests the request gate passes; in its zone the answer gate's pass
+    # suffices, the alternative there being a refusal); off. true / false: all / off.
+    verify_rewrites: Literal["all", "passed", "off"] = "all"
     # a client's own system messages: pass (as sent), drop, or below_principles (the
     # principles go first as a system message a client cannot remove; the client's follow)
     client_system: Literal["pass", "drop", "below_principles"] = "below_principles"
+
+    @field_validator("verify_rewrites", mode="before")
+    @classmethod
+    def _verify_bool(cls, value):
+        return {True: "all", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
 def stack_spec(**fields) -> StackSpec:

@@ -27,7 +27,8 @@ class CorrectorTrainConfig:
     refusal_negative_fraction: float = 0.3
     # verdict templates: "all" rows, or "bodies" only (REWRITE / REFUSE with their text): for a
     # stack whose gates decide every KEEP, the corrector only writes bodies, and the KEEP rows
-    # (a third of the mix) cost steps that teach nothing it will be asked
+    # (a third of the mix) cost steps that teach nothing it will be asked; the verdict is then
+    # prefilled in the prompt, as the stack runs it, and only the body carries the loss
     verdict_rows: Literal["all", "bodies"] = "all"
     epochs: float = 1.0
     max_steps: int = -1                    # > 0: the budget, in optimiser steps (both phases)

@@ -4,14 +4,17 @@ squad, best-of-N, eval, the demo, the proxy), and checked.
 The gates decide a verdict, the corrector writes a body, and `ServePolicy.serve` decides what is
 served:
 - KEEP serves the upstream's answer.
-- REFUSE serves a refusal: the corrector's body if `refusal_problem` and the answer gate pass
-  it, else the refusal of the principle the request falls under (a crisis request always gets its
-  principle's pointer to help).
-- REWRITE serves the rewrite only if it is not degenerate, differs from the answer, the answer
-  gate passes it, and a judge prefers it to the original in both orders (`verify`). Otherwise
-  `rewrite_failed` decides: `refuse` (the principle's refusal), `original` (the upstream answer),
-  or `auto`: refuse when the request gate scored the request at or above `refuse_from` (its
-  uncertain zone or worse), keep the original below it or without a request gate.
+- REFUSE serves a refusal: the corrector's body if `body_problem` (empty, looped, the template's
+  verdict words), `refusal_problem` and the answer gate pass it, else the refusal of the
+  principle the request falls under (a crisis request always gets its principle's pointer to
+  help).
+- REWRITE serves the rewrite only if `body_problem` passes it, it differs from the answer, and
+  the answer gate passes it; where `verify` asks (`all`: every rewrite; `passed`: rewrites for
+  requests the request gate passes, below its zone, or without a request gate), a judge must
+  also prefer it to the original in both orders. Otherwise `rewrite_failed` decides: `refuse`
+  (the principle's refusal), `original` (the upstream answer), or `auto`: refuse when the
+  request gate scored the request at or above `refuse_from` (its uncertain zone or worse), keep
+  the original below it or without a request gate.
 The raw upstream answer is never served for a request whose verdict is REFUSE, whatever the
 corrector wrote. Every served text carries its `path` (and the `reason` a body was rejected).
 """
@@ -24,10 +27,25 @@ from typing import Literal, Sequence
 from alignstack.core.errors import ConfigError
 from alignstack.core.records import QA, Corrected, degeneracy, same_text
 from alignstack.correct.refusals import PrincipleRefusals, refusal_problem
-from alignstack.correct.template import KEEP, REFUSE, REWRITE
+from alignstack.correct.template import KEEP, REFUSE, REWRITE, leaks_verdict
 
 RewriteFailed = Literal["auto", "refuse", "original"]
 REWRITE_FAILED = ("auto", "refuse", "original")
+# which rewrites a judge must verify: all; passed (those for requests the request gate passes: a
+# corrector that cannot check facts must not touch an answer to a benign request unverified; in
+# the gate's zone the alternative is a refusal, and the answer gate's pass suffices); off
+VerifyRewrites = Literal["all", "passed", "off"]
+VERIFY_REWRITES = ("all", "passed", "off")
+
+
+def verify_mode(value: bool | str) -> str:
+    """`verify_rewrites` as one of VERIFY_REWRITES (true: all, false: off)."""
+    if value is True or value is False:
+        return "all" if value else "off"
+    if value not in VERIFY_REWRITES:
+        raise ConfigError(f"expected one of {', '.join(VERIFY_REWRITES)} (or true / false), got "
+                          f"{value!r}", field="verify_rewrites")
+    return value
 
 # kept: the upstream answer (the gates passed it); rewritten: the corrector's checked rewrite;
 # refused: the corrector's refusal, checked; refused-principle: the principle's refusal (the body
@@ -53,6 +71,12 @@ def verdict_of(out: Corrected) -> str:
     return REWRITE if out.changed else KEEP
 
 
+def body_problem(body: str) -> str | None:
+    """empty / looped / verdict-marker (the body repeats the template's verdict words), else
+    None: what makes a body unservable as a rewrite or a refusal, whatever the gates say."""
+    return degeneracy(body) or ("verdict-marker" if leaks_verdict(body) else None)
+
+
 def body_of(out: Corrected) -> str:
     """What the corrector wrote for this item (never the upstream answer standing in for it)."""
     body = getattr(out, "body", None)
@@ -64,12 +88,12 @@ class ServePolicy:
 
     answer_gate: an inspector (`score(items)`, `threshold`) that must pass a rewrite;
     answer_threshold overrides its threshold. verifier: `better(questions, rewrites, originals)`
-    (a `PairwiseVerifier`); None with `verify` on keeps every original (nothing can verify a
-    rewrite). check=False serves the corrector's text unchecked: for measuring what the check
+    (a `PairwiseVerifier`); None where `verify` asks keeps the original (nothing can verify a
+    rewrite). verify: all | passed | off (or a bool: all / off). check=False serves the corrector's text unchecked: for measuring what the check
     prevents, never for serving."""
 
     def __init__(self, refusals: PrincipleRefusals | None = None, *, answer_gate=None,
-                 answer_threshold: float | None = None, verifier=None, verify: bool = True,
+                 answer_threshold: float | None = None, verifier=None, verify: bool | str = "all",
                  rewrite_failed: RewriteFailed = "auto", refuse_from: float | None = None,
                  check: bool = True):
         if rewrite_failed not in REWRITE_FAILED:
@@ -79,7 +103,7 @@ class ServePolicy:
         self.answer_gate = answer_gate
         self.answer_threshold = answer_threshold
         self.verifier = verifier
-        self.verify = verify
+        self.verify = verify_mode(verify)
         self.rewrite_failed = rewrite_failed
         self.refuse_from = refuse_from
         self.check = check
@@ -116,7 +140,8 @@ class ServePolicy:
         principles = self.refusals.principles_for([items[k].question for k in todo],
                                                   [items[k].principles for k in todo])
         problems = {k: "crisis" if principle is not None and principle.crisis
-                    else refusal_problem(items[k].question, body_of(outs[k]))
+                    else body_problem(body_of(outs[k]))
+                    or refusal_problem(items[k].question, body_of(outs[k]))
                     for k, principle in zip(todo, principles)}
         self._gate([k for k in todo if problems[k] is None], items, outs, problems)
         for k, principle in zip(todo, principles):
@@ -143,11 +168,11 @@ class ServePolicy:
         problems: dict[int, str | None] = {}
         for k in todo:
             body = body_of(outs[k])
-            problems[k] = degeneracy(body) or ("unchanged" if same_text(body, items[k].answer)
-                                               else None)
+            problems[k] = body_problem(body) or ("unchanged" if same_text(body, items[k].answer)
+                                                 else None)
         self._gate([k for k in todo if problems[k] is None], items, outs, problems)
-        open_k = [k for k in todo if problems[k] is None]
-        if open_k and self.verify:
+        open_k = [k for k in todo if problems[k] is None and self._needs_verifying(outs[k])]
+        if open_k:
             better = (self.verifier.better([items[k].question for k in open_k],
                                            [body_of(outs[k]).strip() for k in open_k],
                                            [items[k].answer for k in open_k])
@@ -158,13 +183,19 @@ class ServePolicy:
             served[k] = (Served(body_of(outs[k]).strip(), "rewritten") if problems[k] is None
                          else self._fallback(items[k], outs[k], problems[k]))
 
+    def _request_flagged(self, out: Corrected) -> bool:
+        """The request gate scored this item's request in its zone or above."""
+        score = getattr(out, "request_score", None)
+        return score is not None and self.refuse_from is not None and score >= self.refuse_from
+
+    def _needs_verifying(self, out: Corrected) -> bool:
+        return self.verify == "all" or (self.verify == "passed" and
+                                        not self._request_flagged(out))
+
     def _fallback(self, item: QA, out: Corrected, problem: str) -> Served:
         mode = self.rewrite_failed
         if mode == "auto":
-            score = getattr(out, "request_score", None)
-            flagged = (score is not None and self.refuse_from is not None
-                       and score >= self.refuse_from)
-            mode = "refuse" if flagged else "original"
+            mode = "refuse" if self._request_flagged(out) else "original"
         if mode == "original":
             return Served(item.answer, "rewrite-original", problem)
         principle = self.refusals.principles_for([item.question], [item.principles])[0]

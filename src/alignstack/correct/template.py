@@ -16,6 +16,8 @@ corrector) or a tokenizer (`apply_chat_template`, at training time).
 
 from __future__ import annotations
 
+import re
+
 from typing import Protocol, Sequence
 
 from alignstack.core.principles import Principle
@@ -38,6 +40,14 @@ VERDICT_SYSTEM = (
 
 KEEP, REWRITE, REFUSE = "KEEP", "REWRITE", "REFUSE"
 VERDICTS = (KEEP, REWRITE, REFUSE)
+# a verdict word (or a mangled one: "REWRITING", "RE WRITE", "REFUSED") in capitals inside a body:
+# an undertrained corrector writing its template instead of an answer
+_VERDICT_MARKER = re.compile(r"\b(?:KEEP|RE ?WRIT[A-Z]*|REWR[A-Z]*|REFUS[A-Z]*)\b")
+
+
+def leaks_verdict(body: str) -> bool:
+    """The body repeats the template's verdict words: it is no answer and no refusal."""
+    return bool(_VERDICT_MARKER.search(body))
 
 
 class Template(Protocol):

@@ -3,7 +3,9 @@
 Verdict templates (the default, `alignstack-verdict`) train one phase on a mix built from the
 Q-A-C records: a kept answer -> KEEP; a replaced one -> REWRITE / REFUSE (harmful requests) + the
 correction; the correction given as the answer -> KEEP (the fixed point); a needless refusal of a
-benign request -> REWRITE + the reference (the over-refusal boundary). Copy templates keep the
+benign request -> REWRITE + the reference (the over-refusal boundary). With `verdict_rows: bodies`
+(a stack whose gates decide every verdict) the KEEP rows are left out and the verdict is part of
+the prompt, prefilled as the corrector is run, so the loss is the body's alone. Copy templates keep the
 Aligner recipe: phase 1 on Q-A-A (identity warm-up, `identity_fraction`), phase 2 on Q-A-C.
 The adapter and a `corrector.json` describing how to run it go to output_dir, with
 train_metrics.json: step time, tokens/s, the loss curve and the held-out loss per epoch.
@@ -54,13 +56,18 @@ def verdict_examples(records: list[Correction], template, constitution: Constitu
                      cfg: CorrectorTrainConfig, rng: random.Random) -> list[dict]:
     """The verdict-template training mix (see the module docstring), shuffled."""
     rows = []
+    bodies_only = cfg.verdict_rows == "bodies"
 
     def add(rec: Correction, answer: str, verdict: str, text: str = "") -> None:
         principles = prompt_principles(constitution, rec.principles, cfg.principles_in_prompt)
-        rows.append({"prompt": template.prompt(rec.question, answer, principles),
-                     "completion": template.target(verdict, text), "verdict": verdict})
+        prompt = template.prompt(rec.question, answer, principles)
+        if bodies_only:   # the gates give the verdict: prefilled, as the corrector is run
+            rows.append({"prompt": prompt + template.head(verdict), "completion": text.strip(),
+                         "verdict": verdict})
+        else:
+            rows.append({"prompt": prompt, "completion": template.target(verdict, text),
+                         "verdict": verdict})
 
-    bodies_only = cfg.verdict_rows == "bodies"
     for rec in records:
         if same_text(rec.answer, rec.correction):
             if not bodies_only:

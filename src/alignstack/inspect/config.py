@@ -40,6 +40,10 @@ class InspectorTrainConfig:
     finetune_epochs: float = 3.0
     finetune_learning_rate: float = 5e-5
     finetune_batch_size: int = 32
+    # float32: the same gate on every CPU (in mixed bf16, a CPU with native bf16 trained a
+    # different request gate from one without, and the demo's refusal zone moved with it);
+    # auto: mixed bf16 where the hardware has it natively (faster on a GPU)
+    finetune_precision: Literal["float32", "auto"] = "float32"
     progress: bool = True                  # finetune: a progress bar with ETA
     batch_size: int = 64
     seed: int = 0

@@ -3,9 +3,10 @@
 
 The encoder (the shipped all-MiniLM-L6-v2 by default, or a causal LM such as the built-in
 ``smollm2``, whose last token then feeds the head) gets a two-way classification head and is
-trained on the fit split (mixed bf16 where the hardware has it natively, batches grouped by
-length); its logit margin is then calibrated on the calibration split and the
-thresholds chosen there, exactly as for a logistic head. Saved as `inspector.json` plus the
+trained on the fit split (in float32 by default, so every CPU trains the same gate; mixed bf16
+where the hardware has it natively with `finetune_precision: auto`; batches grouped by
+length); its logit margin is then calibrated on the calibration split and the thresholds
+chosen there, exactly as for a logistic head. Saved as `inspector.json` plus the
 fine-tuned checkpoint in `classifier/` (safetensors). Overall head only: per-principle heads need
 the logistic kind.
 """
@@ -112,7 +113,8 @@ def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
             learning_rate=cfg.finetune_learning_rate,
             per_device_train_batch_size=cfg.finetune_batch_size, weight_decay=0.01,
             warmup_steps=0.1, lr_scheduler_type="linear", seed=cfg.seed, data_seed=cfg.seed,
-            use_cpu=device == "cpu", bf16=best_dtype(device) == torch.bfloat16, fp16=False,
+            use_cpu=device == "cpu", fp16=False,
+            bf16=cfg.finetune_precision == "auto" and best_dtype(device) == torch.bfloat16,
             train_sampling_strategy="group_by_length", save_strategy="no", report_to=[],
             logging_steps=10, disable_tqdm=not cfg.progress)
         trainer = Trainer(model=model, args=args, train_dataset=data,

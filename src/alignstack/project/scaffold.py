@@ -20,7 +20,7 @@ FILES = ("principles.yaml", "synth.yaml", "build.yaml", "corrector.yaml", "reque
 STACK = {"upstream": "smollm2", "backend": "llamacpp", "corrector": "runs/corrector",
          "corrector_engine": "llamacpp", "answer_gate": "runs/answer-gate",
          "request_gate": "runs/request-gate", "refuse_flagged": True, "rewrite_failed": "auto",
-         "verify_rewrites": True}
+         "verify_rewrites": "all"}
 
 
 def slug(text: str) -> str:
