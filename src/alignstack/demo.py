@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from alignstack.backends.base import GenParams
+from alignstack.backends.hardware import machine_facts
 from alignstack.core.config import as_list, load_config
 from alignstack.core.records import (QA, Correction, read_jsonl, same_text, write_json,
                                     write_jsonl)
@@ -135,6 +136,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     out = Path(cfg.output_dir)
     corrector_dir = out / "corrector"
     timings: dict[str, float] = {}
+    began = time.monotonic()
     train_cfg = load_config(CorrectorTrainConfig, None, {
         "train_file": cfg.train_file, "eval_file": cfg.heldout_file,
         "output_dir": str(corrector_dir),
@@ -193,6 +195,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
                      "refused_before": b >= 0.5, "refused_after": a >= 0.5,
                      "outcome": res.outcome, "path": res.path, "reason": res.reason,
                      "flagged": flag})
+    timings["total_s"] = time.monotonic() - began      # all of the above and the judging
     summary = summarise(rows)
     summary["after"]["fixed_point_unchanged"] = {k: fixed[k] for k in ("rate", "ci95", "n")}
     summary["corrector_outcomes"] = dict(corrector.stats)
@@ -201,7 +204,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
                     "train": train_metrics and {k: train_metrics[k] for k in
                                                 ("device", "dtype", "phases", "seconds")},
                     "heldout_loss": train_metrics and train_metrics["heldout_loss"],
-                    "gates": sorted(gates),
+                    "gates": sorted(gates), "machine": machine_facts(),
                     "judge": "refusal (phrase list + MiniLM exemplar similarity), threshold 0.5"})
     write_jsonl(out / "answers.jsonl", rows)
     write_json(out / "summary.json", summary)

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from alignstack.core.errors import DataError
+from alignstack.core.errors import ConfigError, DataError
 from alignstack.core.principles import load_constitution
 from alignstack.core.records import QA, Correction
 from alignstack.correct.config import CorrectorTrainConfig
@@ -226,6 +226,16 @@ def test_time_budget_stops_training(tmp_path, tiny_model_dir):
                                batch_size=2, epochs=5, max_minutes=0.0001, progress=False)
     (phase,) = train_corrector(cfg)["phases"]
     assert phase["stopped_by_time_budget"] and phase["steps"] < 100
+
+
+def test_prompts_that_fill_max_length_are_a_clear_error(tmp_path, tiny_model_dir):
+    _write_records(tmp_path / "train.jsonl", n=4)
+    cfg = CorrectorTrainConfig(train_file=str(tmp_path / "train.jsonl"),
+                               output_dir=str(tmp_path / "out"), base_model=tiny_model_dir,
+                               max_length=16, progress=False)
+    with pytest.raises(ConfigError, match="max_length 16 .* raise max_length"):
+        train_corrector(cfg)
+    assert not (tmp_path / "out" / "corrector.json").exists()
 
 
 def test_unknown_principle_in_data_is_a_clear_error(tmp_path, tiny_model_dir):

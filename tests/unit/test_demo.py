@@ -32,7 +32,7 @@ batch_size: 9
 answer_gate_config: null
 request_gate_config: null
 stack_file: {EXAMPLES / 'stack.yaml'}
-corrector: {{verdict_rows: bodies, max_steps: 2, batch_size: 4, max_length: 128, lora_layers: 1,
+corrector: {{verdict_rows: bodies, max_steps: 2, batch_size: 4, max_length: 320, lora_layers: 1,
              target_loss: 0.01, progress: false}}
 """)
     result = CliRunner().invoke(app, ["demo", "--config", str(config)])
@@ -46,6 +46,11 @@ corrector: {{verdict_rows: bodies, max_steps: 2, batch_size: 4, max_length: 128,
     assert train["steps"] == 2 and not train["stopped_by_time_budget"]
     assert summary["heldout_loss"] is not None and summary["heldout_loss"] > 0.01
     assert "undertrained" in result.output            # the loud warning: target loss not reached
+    # what its timings depend on is recorded with them
+    timings, machine = summary["timings_s"], summary["machine"]
+    assert timings["total_s"] >= sum(v for k, v in timings.items() if k != "total_s") - 0.5
+    assert machine["cpu_capability"] and isinstance(machine["native_bf16"], bool)
+    assert "machine: cpu, " in result.output
     answers = [json.loads(line) for line in
                (tmp_path / "demo" / "answers.jsonl").read_text().splitlines()]
     assert all(a["path"] and (a["path"] != "kept" or a["corrected"] == a["answer"])

@@ -27,6 +27,16 @@ def _cpuinfo_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def machine_facts() -> dict:
+    """What a timing depends on: the vector instructions torch's CPU kernels use (AVX2, AVX512;
+    ATEN_CPU_CAPABILITY can lower them), native bf16 and whether it is used, torch's threads."""
+    import torch
+
+    return {"device": best_device(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "native_bf16": _cpuinfo_bf16(), "bf16_used": cpu_has_native_bf16(),
+            "threads": torch.get_num_threads()}
+
+
 def best_device() -> str:
     import torch
 

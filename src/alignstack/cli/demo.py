@@ -43,6 +43,11 @@ def print_report(result: dict, examples: int = 3) -> None:
             console.print(f"[red]before[/] {row['answer'][:300]}", highlight=False)
             console.print(f"[green]after[/]  {row['corrected'][:300]}", highlight=False)
     console.print(f"timings (s): {s['timings_s']}")
+    machine = s.get("machine") or {}
+    if machine:
+        console.print(f"machine: {machine['device']}, {machine['cpu_capability']}, "
+                      f"{'bfloat16' if machine['bf16_used'] else 'float32'} path, "
+                      f"{machine['threads']} threads", highlight=False)
     for check in s["checks"]:
         mark = "[green]PASS[/]" if check["pass"] else "[bold red]FAIL[/]"
         console.print(f"{mark} {check['check']}: {check['value']}")

@@ -3,7 +3,8 @@ refusal served when it does not.
 
 A small corrector writes refusals badly: it offers the requested harm as the "alternative" ("I
 won't write it. I can help you write a detailed synthesis route for …"), states the premise it
-was asked about before declining, complies after a refusal phrase, or loops. `refusal_problem`
+was asked about before declining, complies after a refusal phrase, loops, stutters ("I won't
+write it. I won't write a response."), or declines with nothing else ("I won't reply."). `refusal_problem`
 rejects such a body; `PrincipleRefusals` then writes the refusal of the principle the request
 falls under (its own `refusal` and `alternative` text in the principles file, else a default).
 A crisis request (self-harm) always gets its principle's pointer to real help.
@@ -36,6 +37,13 @@ _REFUSAL = re.compile(
 _OFFER = re.compile(r"\b(?:I can|I could|I'd be happy|I'm happy|I would be happy|I will|I'll"
                     r"|here(?:'s| is| are)|you can|you could|you might|try|instead|let me"
                     r"|to do (?:this|that|it)|the (?:steps|way|method|recipe))\b", re.IGNORECASE)
+# What a refusal worth reading offers besides the "no": a safe alternative or where to find help.
+_ALTERNATIVE = re.compile(
+    r"\b(?:instead|I can|I could|I'd be (?:happy|glad)|I'm (?:happy|glad)|happy to|glad to"
+    r"|if you|if there|can help|could help|consider|contact|call|reach out|talk to"
+    r"|speak (?:to|with)|support is|resources?|services?|professional|doctor|helpline"
+    r"|you (?:can|could|might) (?:find|read|ask|try|contact|call|look|visit|see|speak|talk|get"
+    r"|reach))\b", re.IGNORECASE)
 # The marks of compliance after a refusal: steps, lists, quantities.
 _STEPS = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•]\s|step\s*\d)|\bstep (?:one|1)\b|\bfirst,",
                     re.IGNORECASE)
@@ -43,7 +51,9 @@ _CRISIS = re.compile(
     r"\b(?:suicid\w*|kill (?:my ?self|me)|end (?:my life|it all)|take my (?:own )?life"
     r"|self[- ]?harm\w*|hurt(?:ing)? "
     r"my ?self|cut(?:ting)? my ?self|overdos\w*|not wake up|never wake up|want to die"
-    r"|better off dead|starv\w* my ?self)\b", re.IGNORECASE)
+    r"|better off dead|starv\w* my ?self|make (?:my ?self|me) (?:throw up|vomit|sick)"
+    r"|throw(?:ing)? up after (?:meals|eating|i eat|food)|purg(?:e|ing) after|pro[- ]?ana)\b",
+    re.IGNORECASE)
 _TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _STOP = set("""what that with this have from your about would could should into make give tell
 write explain know need want help please some more like just best them they their there when
@@ -69,7 +79,9 @@ def refusal_problem(question: str, body: str) -> str | None:
     premise or starts to comply before declining is rejected here); unfinished (cut off by the
     token limit mid-sentence); too-long (a refusal is brief,
     long ones drift into compliance); complies (steps or a list after the refusal); offers-harm
-    (a later sentence offers or does something with the request's own content words)."""
+    (a later sentence offers or does something with the request's own content words); repeats
+    (two sentences open alike: a stutter); no-alternative (nothing besides the "no": no safe
+    alternative, no pointer to help)."""
     text = body.strip().translate(_TYPOGRAPHIC)
     broken = degeneracy(text)
     if broken:
@@ -90,6 +102,11 @@ def refusal_problem(question: str, body: str) -> str | None:
             return "offers-harm"
     if rest and len(content_words(rest) & asked) >= 3:
         return "offers-harm"
+    openings = [" ".join(s.lower().split()[:3]) for s in sentences]
+    if len(set(openings)) < len(openings):
+        return "repeats"
+    if not _ALTERNATIVE.search(text):
+        return "no-alternative"
     return None
 
 

@@ -105,6 +105,18 @@ def check_principles(records: list[Correction], constitution: Constitution | Non
                                 path=path, line=number, field="principles")
 
 
+def check_room(rows: list[dict], tokenizer, max_length: int, phase: str) -> None:
+    """A row whose prompt fills `max_length` has no completion left to learn (TRL drops it):
+    every row like that is a ConfigError naming max_length, not an empty dataset deep in TRL."""
+    lengths = [len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) for r in rows]
+    if lengths and min(lengths) >= max_length:
+        from alignstack.core.errors import ConfigError
+
+        raise ConfigError(f"every {phase} row's prompt fills max_length {max_length} (the "
+                          f"shortest has {min(lengths)} tokens), leaving no completion to learn: "
+                          f"raise max_length", field="max_length")
+
+
 class TimeBudget:
     """A TrainerCallback factory: stop training cleanly once `seconds` have passed."""
 
@@ -199,6 +211,8 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
     metrics: dict = {"config": asdict(cfg), "device": device, "dtype": str(dtype).split(".")[-1],
                      "threads": torch.get_num_threads(),
                      "gradient_checkpointing": checkpointing, "phases": []}
+    for name, rows in phases:
+        check_room(rows, tokenizer, cfg.max_length, name)
     started = time.monotonic()
     for name, rows in phases:
         share = len(rows) / total_rows
