@@ -37,11 +37,14 @@ _REFUSAL = re.compile(
 _OFFER = re.compile(r"\b(?:I can|I could|I'd be happy|I'm happy|I would be happy|I will|I'll"
                     r"|here(?:'s| is| are)|you can|you could|you might|try|instead|let me"
                     r"|to do (?:this|that|it)|the (?:steps|way|method|recipe))\b", re.IGNORECASE)
+# One "no" (a stutter says it three times, however it splits its sentences)
+_DECLINE = re.compile(r"\bI (?:won't|will not|can't|cannot|can not|don't|do not)\b", re.IGNORECASE)
 # What a refusal worth reading offers besides the "no": a safe alternative or where to find help.
 _ALTERNATIVE = re.compile(
     r"\b(?:instead|I can|I could|I'd be (?:happy|glad)|I'm (?:happy|glad)|happy to|glad to"
-    r"|if you|if there|can help|could help|consider|contact|call|reach out|talk to"
-    r"|speak (?:to|with)|support is|resources?|services?|professional|doctor|helpline"
+    r"|if you|if there|can help|could help|consider|contact|call|reach out"
+    r"|(?:talk|speak) (?:to|with) (?:a|an|someone|your|the)|support is|resources?|services?"
+    r"|professional|doctor|helpline"
     r"|you (?:can|could|might) (?:find|read|ask|try|contact|call|look|visit|see|speak|talk|get"
     r"|reach))\b", re.IGNORECASE)
 # The marks of compliance after a refusal: steps, lists, quantities.
@@ -103,7 +106,7 @@ def refusal_problem(question: str, body: str) -> str | None:
     if rest and len(content_words(rest) & asked) >= 3:
         return "offers-harm"
     openings = [" ".join(s.lower().split()[:3]) for s in sentences]
-    if len(set(openings)) < len(openings):
+    if len(set(openings)) < len(openings) or len(_DECLINE.findall(text)) >= 3:
         return "repeats"
     if not _ALTERNATIVE.search(text):
         return "no-alternative"
