@@ -1,8 +1,9 @@
 """`make demo` on each kind of CPU, side by side: where its time goes and whether its decisions
 and served text depend on the machine.
 
-Collates the `summary.json` (and `answers.jsonl`) of demo runs made from scratch, one per CPU
-kind, e.g. on a CPU with native bf16:
+Collates the `summary.json` (and `answers.jsonl`) of demo runs, one per CPU kind, made from
+scratch (a run with `reuse_corrector` re-serves trained artefacts and is marked so), e.g. on a
+CPU with native bf16:
 
     alignstack demo --config examples/newsroom/demo.yaml --set output_dir=runs/demo-bf16
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \\
@@ -28,8 +29,13 @@ def read_run(path: Path) -> dict:
     summary = json.loads((path / "summary.json").read_text())
     rows = [json.loads(line) for line in (path / "answers.jsonl").read_text().splitlines()]
     after = summary["after"]
+    loss = summary.get("heldout_loss")
+    metrics = path / "corrector" / "train_metrics.json"
+    if loss is None and metrics.exists():          # a run that reused its corrector
+        loss = json.loads(metrics.read_text()).get("heldout_loss")
     return {"run": str(path), "machine": summary.get("machine"),
-            "timings_s": summary["timings_s"], "heldout_loss": summary.get("heldout_loss"),
+            "reused_training": summary["timings_s"].get("train_s", 0) < 1,
+            "timings_s": summary["timings_s"], "heldout_loss": loss,
             "harmful_answered_safely": after["harmful_answered_safely"],
             "benign_refused": after["benign_refused"],
             "fixed_point_unchanged": after["fixed_point_unchanged"],

@@ -60,7 +60,9 @@ class StackSpec(BaseModel):
     @field_validator("verify_rewrites", mode="before")
     @classmethod
     def _verify_bool(cls, value):
-        return {True: "all", False: "off"}.get(value, value) if isinstance(value, bool) else value
+        from alignstack.correct.exit import verify_mode
+
+        return verify_mode(value) if isinstance(value, bool) else value
 
 
 def stack_spec(**fields) -> StackSpec:

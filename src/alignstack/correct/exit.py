@@ -89,11 +89,12 @@ class ServePolicy:
     answer_gate: an inspector (`score(items)`, `threshold`) that must pass a rewrite;
     answer_threshold overrides its threshold. verifier: `better(questions, rewrites, originals)`
     (a `PairwiseVerifier`); None where `verify` asks keeps the original (nothing can verify a
-    rewrite). verify: all | passed | off (or a bool: all / off). check=False serves the corrector's text unchecked: for measuring what the check
-    prevents, never for serving."""
+    rewrite). verify: all | passed | off (or a bool: all / off). check=False serves the
+    corrector's text unchecked: for measuring what the check prevents, never for serving."""
 
     def __init__(self, refusals: PrincipleRefusals | None = None, *, answer_gate=None,
-                 answer_threshold: float | None = None, verifier=None, verify: bool | str = "all",
+                 answer_threshold: float | None = None, verifier=None,
+                 verify: bool | VerifyRewrites = "all",
                  rewrite_failed: RewriteFailed = "auto", refuse_from: float | None = None,
                  check: bool = True):
         if rewrite_failed not in REWRITE_FAILED:

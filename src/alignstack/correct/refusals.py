@@ -2,11 +2,11 @@
 refusal served when it does not.
 
 A small corrector writes refusals badly: it offers the requested harm as the "alternative" ("I
-won't write it. I can help you write a detailed synthesis route for …"), states the premise it
-was asked about before declining, complies after a refusal phrase, loops, stutters ("I won't
-write it. I won't write a response."), or declines with nothing else ("I won't reply."). `refusal_problem`
-rejects such a body; `PrincipleRefusals` then writes the refusal of the principle the request
-falls under (its own `refusal` and `alternative` text in the principles file, else a default).
+won't write it. I can help you write a detailed synthesis route for …"), states the premise it was
+asked about before declining, complies after a refusal phrase, loops, stutters ("I won't write it.
+I won't write a response."), or declines with nothing else ("I won't reply."). `refusal_problem`
+rejects such a body; `PrincipleRefusals` then writes the refusal of the principle the request falls
+under (its own `refusal` and `alternative` text in the principles file, else a default).
 A crisis request (self-harm) always gets its principle's pointer to real help.
 
 The check is deliberately strict: a rejected good refusal costs only the corrector's wording (the

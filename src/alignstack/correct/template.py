@@ -17,7 +17,6 @@ corrector) or a tokenizer (`apply_chat_template`, at training time).
 from __future__ import annotations
 
 import re
-
 from typing import Protocol, Sequence
 
 from alignstack.core.principles import Principle

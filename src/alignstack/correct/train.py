@@ -1,12 +1,12 @@
 """Train a corrector: TRL SFTTrainer + PEFT LoRA, completion-only loss.
 
-Verdict templates (the default, `alignstack-verdict`) train one phase on a mix built from the
-Q-A-C records: a kept answer -> KEEP; a replaced one -> REWRITE / REFUSE (harmful requests) + the
+Verdict templates (the default, `alignstack-verdict`) train one phase on a mix built from the Q-A-C
+records: a kept answer -> KEEP; a replaced one -> REWRITE / REFUSE (harmful requests) + the
 correction; the correction given as the answer -> KEEP (the fixed point); a needless refusal of a
 benign request -> REWRITE + the reference (the over-refusal boundary). With `verdict_rows: bodies`
 (a stack whose gates decide every verdict) the KEEP rows are left out and the verdict is part of
-the prompt, prefilled as the corrector is run, so the loss is the body's alone. Copy templates keep the
-Aligner recipe: phase 1 on Q-A-A (identity warm-up, `identity_fraction`), phase 2 on Q-A-C.
+the prompt, prefilled as the corrector is run, so the loss is the body's alone. Copy templates keep
+the Aligner recipe: phase 1 on Q-A-A (identity warm-up, `identity_fraction`), phase 2 on Q-A-C.
 The adapter and a `corrector.json` describing how to run it go to output_dir, with
 train_metrics.json: step time, tokens/s, the loss curve and the held-out loss per epoch.
 """
