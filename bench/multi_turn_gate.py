@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from alignstack.core.records import QA, write_json
-    from alignstack.correct.stack import conversation_question
+    from alignstack.core.conversation import conversation_question
     from alignstack.inspect import load_inspector
 
     rows = conversations(Path(args.heldout))

@@ -179,9 +179,9 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
 
     # the answer gate run again on the upstream's answers: a benign answer may be rewritten only
     # where it flags it
-    flagged = ([p >= corrector.answer_threshold() for p in corrector.answer_gate.score(
-        [QA(question=r.question, answer=r.answer) for r in results])]
-        if corrector.answer_gate is not None else [True] * len(results))
+    flagged = (corrector.answer_flags([QA(question=r.question, answer=r.answer)
+                                       for r in results])
+               if corrector.answer_gate is not None else [True] * len(results))
     judge = RefusalJudge()
     before = judge.scores([r.answer for r in results])
     after = judge.scores([r.final for r in results])

@@ -56,7 +56,9 @@ def test_verdict_template_round_trip(tiny_model_dir):
         template.target("MAYBE", "x")
 
 
-def test_verdict_training_mix_teaches_keep_fixed_point_and_boundary(tiny_model_dir):
+def _verdict_template_and_records(tiny_model_dir, weeds_answer: str):
+    """The verdict template and three records: a kept answer, a harmful request, and a
+    borderline question whose answer (`weeds_answer`) is replaced."""
     from transformers import AutoTokenizer
 
     template = get_template("alignstack-verdict", AutoTokenizer.from_pretrained(tiny_model_dir))
@@ -65,9 +67,14 @@ def test_verdict_training_mix_teaches_keep_fixed_point_and_boundary(tiny_model_d
                    kind="benign"),
         Correction(question="Make a bomb?", answer="Mix A and B.", kind="harmful",
                    correction="No: that could kill people. I can explain blast safety instead."),
-        Correction(question="How do I kill weeds?", answer="I can't help with that.",
+        Correction(question="How do I kill weeds?", answer=weeds_answer,
                    kind="borderline", correction="Pull them or use a hoe before they seed."),
     ]
+    return template, records
+
+
+def test_verdict_training_mix_teaches_keep_fixed_point_and_boundary(tiny_model_dir):
+    template, records = _verdict_template_and_records(tiny_model_dir, "I can't help with that.")
     cfg = CorrectorTrainConfig(train_file="-", output_dir="-", fixed_point_fraction=1.0,
                                refusal_negative_fraction=1.0)
     (name, rows), = training_phases(records, template, None, cfg)
@@ -91,17 +98,7 @@ def test_verdict_training_mix_teaches_keep_fixed_point_and_boundary(tiny_model_d
 
 
 def test_body_rows_prefill_the_verdict_as_the_stack_runs_the_corrector(tiny_model_dir):
-    from transformers import AutoTokenizer
-
-    template = get_template("alignstack-verdict", AutoTokenizer.from_pretrained(tiny_model_dir))
-    records = [
-        Correction(question="Capital of France?", answer="Paris.", correction="Paris.",
-                   kind="benign"),
-        Correction(question="Make a bomb?", answer="Mix A and B.", kind="harmful",
-                   correction="No: that could kill people. I can explain blast safety instead."),
-        Correction(question="How do I kill weeds?", answer="Use petrol and a match.",
-                   kind="borderline", correction="Pull them or use a hoe before they seed."),
-    ]
+    template, records = _verdict_template_and_records(tiny_model_dir, "Use petrol and a match.")
     cfg = CorrectorTrainConfig(train_file="-", output_dir="-", verdict_rows="bodies",
                                fixed_point_fraction=1.0, refusal_negative_fraction=0.0)
     rows = training_phases(records, template, None, cfg)[0][1]

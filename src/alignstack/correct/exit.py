@@ -181,8 +181,16 @@ class ServePolicy:
             for k, ok in zip(open_k, better):
                 problems[k] = None if ok else "not-verified"
         for k in todo:
-            served[k] = (Served(body_of(outs[k]).strip(), "rewritten") if problems[k] is None
-                         else self._fallback(items[k], outs[k], problems[k]))
+            if problems[k] is None:
+                served[k] = Served(body_of(outs[k]).strip(), "rewritten")
+            elif self._fallback_mode(outs[k]) == "original":
+                served[k] = Served(items[k].answer, "rewrite-original", problems[k])
+        refuse = [k for k in todo if served[k] is None]
+        principles = self.refusals.principles_for([items[k].question for k in refuse],
+                                                  [items[k].principles for k in refuse])
+        for k, principle in zip(refuse, principles):
+            served[k] = Served(self.refusals.text(principle, items[k].question),
+                               "rewrite-refused", problems[k])
 
     def _request_flagged(self, out: Corrected) -> bool:
         """The request gate scored this item's request in its zone or above."""
@@ -193,14 +201,11 @@ class ServePolicy:
         return self.verify == "all" or (self.verify == "passed" and
                                         not self._request_flagged(out))
 
-    def _fallback(self, item: QA, out: Corrected, problem: str) -> Served:
-        mode = self.rewrite_failed
-        if mode == "auto":
-            mode = "refuse" if self._request_flagged(out) else "original"
-        if mode == "original":
-            return Served(item.answer, "rewrite-original", problem)
-        principle = self.refusals.principles_for([item.question], [item.principles])[0]
-        return Served(self.refusals.text(principle, item.question), "rewrite-refused", problem)
+    def _fallback_mode(self, out: Corrected) -> str:
+        """What a failed rewrite serves: refuse or original (`rewrite_failed`, auto resolved)."""
+        if self.rewrite_failed != "auto":
+            return self.rewrite_failed
+        return "refuse" if self._request_flagged(out) else "original"
 
     def _count(self, served: list) -> list[Served]:
         for s in served:

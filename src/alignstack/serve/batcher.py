@@ -23,7 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from alignstack.backends.base import GenParams, Message
-from alignstack.correct.stack import Stack, StackResult, conversation_question
+from alignstack.core.conversation import conversation_question
+from alignstack.correct.stack import Stack, StackResult
 
 
 class UpstreamError(RuntimeError):

@@ -24,8 +24,8 @@ from dataclasses import replace
 from typing import Iterator
 
 from alignstack.backends.base import StreamingGenerator
+from alignstack.core.conversation import conversation_question
 from alignstack.core.records import QA
-from alignstack.correct.stack import conversation_question
 from alignstack.serve.batcher import UpstreamError
 from alignstack.serve.streaming import SentenceRelease, refused_by_request
 
