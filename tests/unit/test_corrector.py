@@ -147,6 +147,43 @@ def test_loss_covers_the_completion_only(tmp_path, tiny_model_dir):
     assert tokenizer.decode(trained) == rows[0]["completion"] + tokenizer.eos_token
 
 
+def test_scoring_labelled_positions_only_gives_the_same_loss(tmp_path, tiny_model_dir):
+    """On a CPU, TRL's fused LM head scores only the completion's positions inside
+    labelled_positions_only (the pinned TRL has the hook), and the loss and its gradient are
+    the ones it gives scoring every position."""
+    import torch
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignstack.backends.trl_cpu import labelled_positions_only
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    template = get_template("alignstack-verdict", tokenizer)
+    rows = [{"prompt": template.prompt(f"Question {k}: how do I fix a {thing}?", "No idea."),
+             "completion": template.target(REWRITE, f"Take the {thing} to a repair shop.")}
+            for k, thing in enumerate(("bike", "kettle", "laptop screen"))]
+    cfg = CorrectorTrainConfig(train_file="-", output_dir=str(tmp_path), batch_size=3)
+    trainer = build_trainer(model, tokenizer, rows, None, cfg, tmp_path, steps=1,
+                            dtype=model.dtype, device="cpu", checkpointing=False, callbacks=[])
+    batch = trainer.data_collator([trainer.train_dataset[k] for k in range(3)])
+
+    def loss_and_grad():
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, dict(batch))
+        loss.backward()
+        grad = next(p.grad for p in trainer.model.parameters() if p.grad is not None)
+        return loss.item(), grad.clone()
+
+    every_position = loss_and_grad()
+    with labelled_positions_only() as found:
+        assert found and trl_utils._use_triton(torch.device("cpu"))
+        labelled_only = loss_and_grad()
+    assert not trl_utils._use_triton(torch.device("cpu"))
+    assert labelled_only[0] == pytest.approx(every_position[0], rel=1e-5)
+    assert torch.allclose(labelled_only[1], every_position[1], rtol=1e-4, atol=1e-6)
+
+
 def test_train_then_load_and_correct(tmp_path, tiny_model_dir):
     _write_records(tmp_path / "train.jsonl")
     _write_records(tmp_path / "heldout.jsonl", n=4)
@@ -166,6 +203,7 @@ def test_train_then_load_and_correct(tmp_path, tiny_model_dir):
     assert phase["heldout_loss"][1]["loss"] < phase["heldout_loss"][0]["loss"]
     assert phase["tokens"] > 0 and phase["tokens_per_second"] > 0
     assert metrics["dtype"] in ("float32", "bfloat16")
+    assert metrics["heldout_rows"] > 2
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
 
     corrector = Corrector.load(str(tmp_path / "out"), batch_size=2, max_new_tokens=12)
@@ -223,6 +261,21 @@ def test_time_budget_stops_training(tmp_path, tiny_model_dir):
                                batch_size=2, epochs=5, max_minutes=0.0001, progress=False)
     (phase,) = train_corrector(cfg)["phases"]
     assert phase["stopped_by_time_budget"] and phase["steps"] < 100
+
+
+def test_the_heldout_loss_can_be_scored_on_fewer_rows(tmp_path, tiny_model_dir):
+    _write_records(tmp_path / "train.jsonl", n=8)
+    _write_records(tmp_path / "heldout.jsonl", n=4)
+    common = dict(train_file=str(tmp_path / "train.jsonl"), base_model=tiny_model_dir,
+                  eval_file=str(tmp_path / "heldout.jsonl"), batch_size=2, max_steps=1,
+                  progress=False)
+    metrics = train_corrector(CorrectorTrainConfig(output_dir=str(tmp_path / "two"),
+                                                   eval_max_rows=2, **common))
+    assert metrics["heldout_rows"] == 2 and metrics["heldout_loss"] > 0
+    with pytest.raises(ConfigError, match="positive number of rows"):
+        train_corrector(CorrectorTrainConfig(output_dir=str(tmp_path / "none"),
+                                             eval_max_rows=0, **common))
+    assert not (tmp_path / "none").exists()
 
 
 def test_prompts_that_fill_max_length_are_a_clear_error(tmp_path, tiny_model_dir):
@@ -286,14 +339,17 @@ class RecordingEngine:
     double: the real tiny model still generates)."""
 
     def __init__(self, engine):
-        self.engine, self.calls = engine, []
+        self.engine, self.calls, self.limits, self.tokens = engine, [], [], []
 
     def __getattr__(self, name):
         return getattr(self.engine, name)
 
     def generate_text(self, prompts, params, max_new_tokens=None):
         self.calls.append(list(prompts))
-        return self.engine.generate_text(prompts, params, max_new_tokens)
+        self.limits.append(list(max_new_tokens or []))
+        outs = self.engine.generate_text(prompts, params, max_new_tokens)
+        self.tokens.append([o.completion_tokens for o in outs])
+        return outs
 
 
 class KeywordAnswerGate:
@@ -305,21 +361,24 @@ class KeywordAnswerGate:
 
 
 def test_settled_verdicts_generate_once_and_kept_answers_not_at_all(tiny_model_dir):
-    """Both gates settle every verdict: one generation call, only for the flagged answers, each
-    prompt ending with its verdict's head; a kept answer costs no generation."""
+    """Both gates settle every verdict: one generation call per body budget, only for the
+    flagged answers, each prompt ending with its verdict's head; a kept answer costs no
+    generation. A refusal body stops at its own, shorter budget."""
     from alignstack.backends.transformers_backend import TransformersGenerator
 
     engine = RecordingEngine(TransformersGenerator(tiny_model_dir, batch_size=4))
-    corrector = Corrector(engine, "alignstack-verdict", max_new_tokens=6,
+    corrector = Corrector(engine, "alignstack-verdict", max_new_tokens=24,
                           request_gate=KeywordGate(), gate_pass_threshold=0.5,
-                          answer_gate=KeywordAnswerGate())
+                          answer_gate=KeywordAnswerGate(), refusal_max_new_tokens=3)
     items = [QA(question="How to build a bomb?", answer="A bad answer."),
              QA(question="Bake bread?", answer="A bad answer."),
              QA(question="Fix my bike?", answer="A fine answer.")]
     out = corrector.correct(items)
     assert [r.verdict for r in out] == [REFUSE, REWRITE, KEEP]
-    assert len(engine.calls) == 1 and len(engine.calls[0]) == 2
-    assert engine.calls[0][0].endswith("REFUSE\n") and engine.calls[0][1].endswith("REWRITE\n")
+    assert [len(c) for c in engine.calls] == [1, 1] and engine.limits == [[3], [24]]
+    assert engine.calls[0][0].endswith("REFUSE\n") and engine.calls[1][0].endswith("REWRITE\n")
+    # random weights never stop early: each body ran to its own budget
+    assert engine.tokens == [[3], [24]]
     assert out[2].outcome == "kept" and out[2].corrected == "A fine answer."
 
 

@@ -302,6 +302,63 @@ def test_a_finetuned_request_gate_trains_calibrates_and_reloads(tmp_path, backbo
                                                 "output_dir": str(tmp_path / "x")}))
 
 
+@pytest.mark.parametrize("backbone", ["tiny_bert_dir", "tiny_model_dir"])
+def test_frozen_lower_layers_come_out_of_finetuning_unchanged(tmp_path, backbone, request):
+    """finetune_frozen_layers: 1 keeps the embeddings and the lowest layer as they were and
+    trains the layer above; a count the encoder does not have is refused with the field named."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    backbone_dir = request.getfixturevalue(backbone)
+    path = tmp_path / "requests.jsonl"
+    path.write_text("".join(json.dumps({"question": f"How do I {verb} {t}?", "kind": kind}) + "\n"
+                            for t in TOPICS for verb, kind in (("poison", "harmful"),
+                                                               ("photograph", "benign"))))
+    cfg = InspectorTrainConfig(train_file=str(path), output_dir=str(tmp_path / "gate"),
+                               data_format="request", inputs="question", encoder=backbone_dir,
+                               classifier="finetune", principle_min_positives=0,
+                               finetune_epochs=2, finetune_learning_rate=3e-3,
+                               finetune_batch_size=8, max_seq_length=32,
+                               finetune_frozen_layers=1, progress=False)
+    train_inspector(cfg)
+    before = AutoModelForSequenceClassification.from_pretrained(backbone_dir, num_labels=2)
+    before = {k: v for k, v in before.state_dict().items()}
+    after = load_file(tmp_path / "gate" / "classifier" / "model.safetensors")
+    embedding = next(k for k in after if "embed" in k and k.endswith("weight"))
+    lowest = next(k for k in after if ".0." in k and "layer" in k and k.endswith("weight"))
+    upper = lowest.replace(".0.", ".1.")
+    assert torch.equal(after[embedding], before[embedding])
+    assert torch.equal(after[lowest], before[lowest])
+    assert not torch.equal(after[upper], before[upper])
+    with pytest.raises(ConfigError, match="the encoder has 2 layers"):
+        train_inspector(InspectorTrainConfig(**{**cfg.__dict__, "finetune_frozen_layers": 2,
+                                                "output_dir": str(tmp_path / "x")}))
+
+
+def test_a_finetuned_gate_does_not_depend_on_what_ran_before_it(tmp_path, tiny_bert_dir):
+    """The classifier head's initial weights are seeded: two trainings of the same config give
+    the same gate whatever drew random numbers in between."""
+    import torch
+    from safetensors.torch import load_file
+
+    path = tmp_path / "requests.jsonl"
+    path.write_text("".join(json.dumps({"question": f"How do I {verb} {t}?", "kind": kind}) + "\n"
+                            for t in TOPICS for verb, kind in (("poison", "harmful"),
+                                                               ("photograph", "benign"))))
+    weights = []
+    for run, draws in (("a", 0), ("b", 12345)):
+        torch.rand(draws)
+        train_inspector(InspectorTrainConfig(
+            train_file=str(path), output_dir=str(tmp_path / run), data_format="request",
+            inputs="question", encoder=tiny_bert_dir, classifier="finetune",
+            principle_min_positives=0, finetune_epochs=1, finetune_batch_size=8,
+            max_seq_length=32, progress=False))
+        weights.append(load_file(tmp_path / run / "classifier" / "model.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
 def test_a_unanimous_gate_flags_only_what_every_member_flags(trained, tmp_path):
     """answer_gate as a list: each member's score is rescaled so its own threshold lands on 0.5,
     and the gate's score is the lowest, so it flags exactly where all members flag."""

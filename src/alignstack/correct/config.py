@@ -13,6 +13,10 @@ class CorrectorTrainConfig:
     train_sources: list[str] | None = None  # only records whose `source` is listed (ablations)
     principles_file: str | None = None
     eval_file: str | None = None           # held-out Q-A-C: loss at the end of every epoch
+    # the held-out loss on this many of the eval file's rows (the same rows on every run: the
+    # first of its seeded shuffle); None: all of them. Scoring a row costs most of a training
+    # row's time on a CPU
+    eval_max_rows: int | None = None
     base_model: str = "smollm2"
     template: str = "alignstack-verdict"
     # which principles the prompt names: all of the constitution (default: nothing about the item

@@ -163,7 +163,8 @@ class Corrector:
                  repetition_penalty: float = 1.0,
                  request_gate: RequestGate | None = None, gate_threshold: float | None = None,
                  gate_pass_threshold: float | None = None, answer_gate=None,
-                 answer_gate_threshold: float | None = None, refuse_flagged: bool = False):
+                 answer_gate_threshold: float | None = None, refuse_flagged: bool = False,
+                 refusal_max_new_tokens: int | None = 96):
         self.generator = generator
         self.template = get_template(template_name, generator)
         self.constitution = constitution
@@ -178,6 +179,10 @@ class Corrector:
         self.answer_gate = answer_gate          # an inspector: P(misaligned | question, answer)
         self.answer_gate_threshold = answer_gate_threshold
         self.refuse_flagged = refuse_flagged    # its refusal cut outranks the answer gate
+        # a REFUSE body's own budget (None: max_new_tokens). A refusal and its alternative are
+        # short (the longest in the seed data is 82 tokens); one still going after this many is
+        # unfinished, which the exit rejects, so its decode steps are not spent
+        self.refusal_max_new_tokens = refusal_max_new_tokens
         self.stats = {"items": 0, "kept": 0, "rewritten": 0, "refused": 0, "empty": 0,
                       "looped": 0, "unparsed_verdicts": 0, "overridden_verdicts": 0}
 
@@ -191,7 +196,7 @@ class Corrector:
         transformers (the adapter merged), or llamacpp (the base's GGUF with the adapter as a GGUF
         LoRA, converted once; or `gguf`, a merged export). `options`: the constructor's
         (request_gate, gate_threshold, gate_pass_threshold, answer_gate, answer_gate_threshold,
-        refuse_flagged, no_repeat_ngram_size, repetition_penalty)."""
+        refuse_flagged, refusal_max_new_tokens, no_repeat_ngram_size, repetition_penalty)."""
         meta = read_meta(source) if Path(source).is_dir() else None
         constitution = load_constitution(principles_file) if principles_file else None
         generator = corrector_engine(source, meta, engine, batch_size=batch_size, device=device,
@@ -309,7 +314,7 @@ class Corrector:
         bodies: dict[int, str] = {}
         todo = [k for k, v in enumerate(settled) if v != KEEP]
         outs = self._generate([prompts[k] + (self.template.head(settled[k]) if settled[k] else "")
-                               for k in todo])
+                               for k in todo], [self.body_limit(settled[k]) for k in todo])
         redo = []
         for k, out in zip(todo, outs):
             if settled[k]:
@@ -323,16 +328,30 @@ class Corrector:
                 bodies[k] = after_verdict(out.text)
             elif verdicts[k] != KEEP:
                 redo.append(k)
-        again = self._generate([prompts[k] + self.template.head(verdicts[k]) for k in redo])
+        again = self._generate([prompts[k] + self.template.head(verdicts[k]) for k in redo],
+                               [self.body_limit(verdicts[k]) for k in redo])
         bodies.update({k: out.text for k, out in zip(redo, again)})
         return [self._result(item, verdicts[k], bodies.get(k, ""), harm[k])
                 for k, item in enumerate(items)]
 
-    def _generate(self, prompts: list[str]):
-        if not prompts:
-            return []
-        return self.generator.generate_text(prompts, self.rewrite_params(),
-                                            max_new_tokens=[self.max_new_tokens] * len(prompts))
+    def body_limit(self, verdict: str | None) -> int:
+        """New tokens for a body after `verdict` (None: the verdict is generated too)."""
+        if verdict == REFUSE and self.refusal_max_new_tokens:
+            return min(self.refusal_max_new_tokens, self.max_new_tokens)
+        return self.max_new_tokens
+
+    def _generate(self, prompts: list[str], limits: list[int]):
+        """One engine call per token limit, so no batch runs a short-limit row's decode steps
+        to a longer limit."""
+        outs: list = [None] * len(prompts)
+        for limit in sorted(set(limits)):
+            picked = [k for k, own in enumerate(limits) if own == limit]
+            done = self.generator.generate_text([prompts[k] for k in picked],
+                                                self.rewrite_params(),
+                                                max_new_tokens=[limit] * len(picked))
+            for k, out in zip(picked, done):
+                outs[k] = out
+        return outs
 
     def _result(self, item: QA, verdict: str, text: str,
                 request_score: float | None = None) -> Corrected:

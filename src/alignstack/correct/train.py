@@ -22,7 +22,8 @@ from pathlib import Path
 
 from alignstack.backends.hardware import best_device, configure_torch, resolve_dtype
 from alignstack.backends.models import resolve
-from alignstack.core.errors import DataError
+from alignstack.backends.trl_cpu import labelled_positions_only
+from alignstack.core.errors import ConfigError, DataError
 from alignstack.core.preferences import NEEDLESS_REFUSALS
 from alignstack.core.principles import Constitution, load_constitution
 from alignstack.core.records import Correction, read_jsonl, same_text, write_json
@@ -110,8 +111,6 @@ def check_room(rows: list[dict], tokenizer, max_length: int, phase: str) -> None
     every row like that is a ConfigError naming max_length, not an empty dataset deep in TRL."""
     lengths = [len(tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]) for r in rows]
     if lengths and min(lengths) >= max_length:
-        from alignstack.core.errors import ConfigError
-
         raise ConfigError(f"every {phase} row's prompt fills max_length {max_length} (the "
                           f"shortest has {min(lengths)} tokens), leaving no completion to learn: "
                           f"raise max_length", field="max_length")
@@ -174,6 +173,9 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if cfg.eval_max_rows is not None and cfg.eval_max_rows < 1:
+        raise ConfigError(f"expected a positive number of rows, got {cfg.eval_max_rows}",
+                          field="eval_max_rows")
     records = read_jsonl(cfg.train_file, Correction)
     if cfg.train_sources is not None:
         records = [r for r in records if r.source in cfg.train_sources]
@@ -201,6 +203,7 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
         held = read_jsonl(cfg.eval_file, Correction)
         check_principles(held, constitution, cfg.eval_file)
         eval_rows = training_phases(held, template, constitution, cfg)[-1][1]
+        eval_rows = eval_rows[:cfg.eval_max_rows]
 
     checkpointing = (device != "cpu") if cfg.gradient_checkpointing is None \
         else cfg.gradient_checkpointing
@@ -227,16 +230,18 @@ def train_corrector(cfg: CorrectorTrainConfig) -> dict:
                                 checkpointing=checkpointing, callbacks=callbacks,
                                 peft_config=lora if not hasattr(model, "peft_config") else None)
         phase_start = time.monotonic()
-        result = trainer.train()
-        model = trainer.model
-        if eval_rows and not any("eval_loss" in h for h in trainer.state.log_history):
-            trainer.evaluate()              # logs the held-out loss into the history
+        with labelled_positions_only():
+            result = trainer.train()
+            model = trainer.model
+            if eval_rows and not any("eval_loss" in h for h in trainer.state.log_history):
+                trainer.evaluate()          # logs the held-out loss into the history
         metrics["phases"].append(phase_metrics(name, rows, trainer, result, phase_start,
                                                callback.stopped_early))
         if callback.stopped_early:
             warn_time_budget(name, trainer.state.global_step, steps, cfg.max_minutes)
     metrics["seconds"] = round(time.monotonic() - started, 1)
     metrics["heldout_loss"] = final_heldout_loss(metrics)
+    metrics["heldout_rows"] = len(eval_rows or [])
     if cfg.target_loss is not None and metrics["heldout_loss"] is not None:
         metrics["reached_target_loss"] = metrics["heldout_loss"] <= cfg.target_loss
         if not metrics["reached_target_loss"]:

@@ -45,19 +45,26 @@ class PairwiseVerifier:
 
     def better(self, questions: Sequence[str], rewrites: Sequence[str],
                originals: Sequence[str]) -> list[bool]:
+        """The rewrite first, then, only where it won there, the original first: a rewrite
+        that lost the first order cannot win both, so it is not asked twice."""
         if not questions:
             return []
-        chats = []
-        for q, new, old in zip(questions, rewrites, originals):
-            chats.append([{"role": "user", "content": PROMPT.format(question=q, first=new,
-                                                                    second=old)}])
-            chats.append([{"role": "user", "content": PROMPT.format(question=q, first=old,
-                                                                    second=new)}])
-        replies = [read_reply(c.text) for c in self.judge.generate(
-            chats, GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0))]
-        verdicts = [replies[2 * k] == "1" and replies[2 * k + 1] == "2"
-                    for k in range(len(questions))]
+        first = self._ask([(q, new, old) for q, new, old in zip(questions, rewrites, originals)])
+        won = [k for k, reply in enumerate(first) if reply == "1"]
+        second = self._ask([(questions[k], originals[k], rewrites[k]) for k in won])
+        verdicts = [False] * len(questions)
+        for k, reply in zip(won, second):
+            verdicts[k] = reply == "2"
         self.stats["asked"] += len(questions)
         self.stats["verified"] += sum(verdicts)
-        self.stats["unreadable"] += sum(r is None for r in replies)
+        self.stats["unreadable"] += sum(r is None for r in first + second)
         return verdicts
+
+    def _ask(self, triples: list[tuple[str, str, str]]) -> list[str | None]:
+        """The judge's reply to (question, answer 1, answer 2) per triple."""
+        if not triples:
+            return []
+        chats = [[{"role": "user", "content": PROMPT.format(question=q, first=a, second=b)}]
+                 for q, a, b in triples]
+        return [read_reply(c.text) for c in self.judge.generate(
+            chats, GenParams(max_new_tokens=self.max_new_tokens, temperature=0.0))]

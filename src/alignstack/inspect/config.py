@@ -44,6 +44,9 @@ class InspectorTrainConfig:
     # different request gate from one without, and the demo's refusal zone moved with it);
     # auto: mixed bf16 where the hardware has it natively (faster on a GPU)
     finetune_precision: Literal["float32", "auto"] = "float32"
+    # finetune: the input embeddings and this many of the encoder's lowest layers stay frozen
+    # (0: everything trains); backward stops above them, so each step costs less
+    finetune_frozen_layers: int = 0
     progress: bool = True                  # finetune: a progress bar with ETA
     batch_size: int = 64
     seed: int = 0

@@ -84,13 +84,36 @@ def classifier_source(spec: str | None) -> str:
     return resolve_encoder(spec)
 
 
+def freeze_lower_layers(model, count: int) -> None:
+    """Freeze the input embeddings and the lowest `count` layers of a sequence classifier's
+    encoder (a BERT-style `embeddings` + `encoder.layer`, or a decoder's `embed_tokens` +
+    `layers`); 0 leaves everything trainable."""
+    from alignstack.core.errors import ConfigError
+
+    if count == 0:
+        return
+    base = model.base_model
+    embeddings = getattr(base, "embeddings", None) or getattr(base, "embed_tokens", None)
+    layers = (getattr(getattr(base, "encoder", None), "layer", None)
+              or getattr(base, "layers", None))
+    if embeddings is None or layers is None:
+        raise ConfigError(f"cannot find the embeddings and layers of {type(base).__name__}",
+                          field="finetune_frozen_layers")
+    if not 0 <= count < len(layers):
+        raise ConfigError(f"expected 0 to {len(layers) - 1} (the encoder has {len(layers)} "
+                          f"layers), got {count}", field="finetune_frozen_layers")
+    for module in (embeddings, *layers[:count]):
+        for param in module.parameters():
+            param.requires_grad = False
+
+
 def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
     """Fine-tune `cfg.encoder` on the fit split's examples (transformers Trainer); the checkpoint
     lands in `output_dir/classifier`, written whole or not at all."""
     import torch
     from datasets import Dataset
     from transformers import (AutoModelForSequenceClassification, AutoTokenizer,
-                              DataCollatorWithPadding, Trainer, TrainingArguments)
+                              DataCollatorWithPadding, Trainer, TrainingArguments, set_seed)
 
     from alignstack.backends.hardware import best_device, best_dtype
 
@@ -98,9 +121,14 @@ def finetune_classifier(cfg, fit: list, output_dir: str | Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:          # causal LMs: the head reads the last real token
         tokenizer.pad_token = tokenizer.eos_token
+    # the new head's initial weights come from the global RNG: seeded here, the gate does not
+    # depend on what ran before it in the process (in the demo, a corrector trained with or
+    # without LoRA dropout gave request gates whose refusal cuts were 0.756 and 0.663)
+    set_seed(cfg.seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=2, id2label=LABELS, label2id={v: k for k, v in LABELS.items()},
         pad_token_id=tokenizer.pad_token_id, trust_remote_code=False)
+    freeze_lower_layers(model, cfg.finetune_frozen_layers)
     device = best_device()
     enc = encode_inputs(tokenizer, cfg.inputs, [e.question for e in fit], [e.answer for e in fit],
                  cfg.max_seq_length)
