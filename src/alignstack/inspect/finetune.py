@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
+from alignstack.core.errors import ConfigError
 from alignstack.core.records import QA, write_json
 from alignstack.inspect.calibrate import apply_calibration
 from alignstack.inspect.inspector import (FORMAT, META_FILE, OVERALL, Head,
@@ -88,8 +89,6 @@ def freeze_lower_layers(model, count: int) -> None:
     """Freeze the input embeddings and the lowest `count` layers of a sequence classifier's
     encoder (a BERT-style `embeddings` + `encoder.layer`, or a decoder's `embed_tokens` +
     `layers`); 0 leaves everything trainable."""
-    from alignstack.core.errors import ConfigError
-
     if count == 0:
         return
     base = model.base_model
