@@ -6,8 +6,8 @@ LoRA on every layer, 384-token rows) and changing one thing at a time: only the 
 stack asks the corrector to write (REWRITE / REFUSE bodies), LoRA on the top layers only, and
 shorter rows, then TRL's fused LM head scoring only the labelled (body) positions on a CPU
 (`backends.trl_cpu`; the earlier variants score every position, as TRL does by default off
-CUDA) and no LoRA dropout. Reported per variant: seconds a step, trained tokens a second, examples, and the
-steps and minutes one epoch would take at that speed.
+CUDA) and no LoRA dropout. Reported per variant: seconds a step, trained tokens a second,
+examples, and the steps and minutes one epoch would take at that speed.
 
     ALIGNSTACK_NO_BF16=1 python bench/corrector_train_speed.py      # the float32 path
     python bench/corrector_train_speed.py                           # the CPU's own dtype
