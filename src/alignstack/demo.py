@@ -16,7 +16,7 @@ from alignstack.core.config import as_list, load_config
 from alignstack.core.records import (QA, Correction, read_jsonl, same_text, write_json,
                                     write_jsonl)
 from alignstack.correct.config import CorrectorTrainConfig
-from alignstack.correct.assemble import build_exit, refusal_cut
+from alignstack.correct.assemble import build_exit, request_gate_options
 from alignstack.correct.stack import Stack
 from alignstack.evaluate.fixed_point import fixed_point_items, served_fixed_point
 from alignstack.evaluate.metrics import rate
@@ -159,10 +159,11 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print,
     upstream = upstream_engine(cfg.engine, cfg.upstream, corrector=str(corrector_dir),
                                corrector_engine_kind=cfg.engine, batch_size=cfg.batch_size)
     spec = demo_spec(cfg)
+    options = dict(gates)
+    if "request_gate" in gates:
+        options.update(request_gate_options(spec, gates["request_gate"]))
     corrector = Corrector.load(str(corrector_dir), batch_size=cfg.batch_size, engine=cfg.engine,
-                               refuse_flagged=spec.refuse_flagged and "request_gate" in gates,
-                               gate_threshold=refusal_cut(spec, gates.get("request_gate")),
-                               **gates)
+                               **options)
     stack = Stack(upstream, corrector, GenParams(max_new_tokens=cfg.max_new_tokens),
                   exit=build_exit(spec, corrector, upstream, cfg.principles_file),
                   client_system=spec.client_system)

@@ -202,6 +202,39 @@ def test_the_refusal_cut_by_rule_comes_from_the_gate_and_a_number_wins():
 
 
 
+def test_without_an_uncertain_zone_nothing_below_the_refusal_cut_is_refused():
+    """uncertain_zone: false puts the zone's floor at the refusal cut: a request the gate scores
+    just below the cut with a flagged answer is rewritten, never refused; with the zone (the
+    default) the same request may be refused."""
+    from types import SimpleNamespace
+
+    from alignstack.correct.assemble import request_gate_options, stack_spec
+    from alignstack.correct.corrector import gated_verdict
+    from alignstack.correct.template import REFUSE, REWRITE
+
+    gate = SimpleNamespace(threshold=0.49, info={"thresholds_by_rule": {
+        "target_recall": 0.49, "target_false_flag": 0.87}})
+    zoned = request_gate_options(stack_spec(refuse_cut_rule="target_false_flag"), gate)
+    flat = request_gate_options(stack_spec(refuse_cut_rule="target_false_flag",
+                                           uncertain_zone=False), gate)
+    assert zoned["gate_threshold"] == flat["gate_threshold"] == 0.87
+    assert zoned["gate_pass_threshold"] is None and flat["gate_pass_threshold"] == 0.87
+    zone_of = {name: Corrector.__new__(Corrector) for name in ("zoned", "flat")}
+    for name, options in (("zoned", zoned), ("flat", flat)):
+        zone_of[name].request_gate = gate
+        zone_of[name].gate_threshold = options["gate_threshold"]
+        zone_of[name].gate_pass_threshold = options["gate_pass_threshold"]
+    assert zone_of["zoned"].gate_zone() == (0.87, 0.49)
+    assert zone_of["flat"].gate_zone() == (0.87, 0.87)
+    assert gated_verdict(REFUSE, 0.8, zone_of["zoned"].gate_zone(), True) == REFUSE
+    assert gated_verdict(REFUSE, 0.8, zone_of["flat"].gate_zone(), True) == REWRITE
+    # without a refusal rule the cut is the gate's own threshold, and so is the floor
+    assert request_gate_options(stack_spec(uncertain_zone=False), gate)[
+        "gate_pass_threshold"] == 0.49
+    with pytest.raises(ConfigError, match="not both"):
+        request_gate_options(stack_spec(uncertain_zone=False, gate_pass_threshold=0.3), gate)
+
+
 def test_the_demo_follows_the_stack_files_refusal_cut_unless_it_names_its_own():
     from alignstack.correct.assemble import load_stack_spec
     from alignstack.demo import DemoConfig, demo_spec

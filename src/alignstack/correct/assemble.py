@@ -39,6 +39,10 @@ class StackSpec(BaseModel):
     # trained with. gate_threshold, when set, wins.
     refuse_cut_rule: str | None = None
     gate_pass_threshold: float | None = None    # never refuse below (default: its target_recall)
+    # the request gate's uncertain zone, from gate_pass_threshold up to the refusal cut: there a
+    # flagged answer is refused when the corrector's verdict says so, and a failed rewrite is
+    # refused. false: no zone, nothing below the refusal cut is refused by the gate's score
+    uncertain_zone: bool = True
     # refuse a request at or above the refusal cut even when the answer gate passes the answer
     refuse_flagged: bool = False
     # an answer inspector (`train inspector`) that decides whether the corrector changes an answer
@@ -120,11 +124,7 @@ def build_corrector(spec: StackSpec, batch_size: int):
     if spec.corrector:
         options: dict = {}
         if spec.request_gate:
-            gate = load_inspector(spec.request_gate)
-            options.update(request_gate=gate,
-                           gate_threshold=refusal_cut(spec, gate),
-                           gate_pass_threshold=spec.gate_pass_threshold,
-                           refuse_flagged=spec.refuse_flagged)
+            options.update(request_gate_options(spec, load_inspector(spec.request_gate)))
         if spec.answer_gate:
             options.update(answer_gate=load_gate(spec.answer_gate),
                            answer_gate_threshold=spec.answer_gate_threshold)
@@ -137,6 +137,22 @@ def build_corrector(spec: StackSpec, batch_size: int):
                                                                engine=spec.corrector_engine),
                           load_inspector)
     return None
+
+
+def request_gate_options(spec: StackSpec, gate) -> dict:
+    """The `Corrector` options for `gate` under `spec`: its refusal cut, the floor of its
+    uncertain zone (the cut itself without a zone) and refuse_flagged."""
+    cut = refusal_cut(spec, gate)
+    floor = spec.gate_pass_threshold
+    if not spec.uncertain_zone:
+        if floor is not None:
+            from alignstack.core.errors import ConfigError
+
+            raise ConfigError("gate_pass_threshold is the floor of the uncertain zone; set one "
+                              "or uncertain_zone: false, not both", field="gate_pass_threshold")
+        floor = cut if cut is not None else gate.threshold
+    return {"request_gate": gate, "gate_threshold": cut, "gate_pass_threshold": floor,
+            "refuse_flagged": spec.refuse_flagged}
 
 
 def refusal_cut(spec: StackSpec, gate) -> float | None:
