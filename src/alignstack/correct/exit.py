@@ -26,7 +26,7 @@ from typing import Literal, Sequence
 
 from alignstack.core.errors import ConfigError
 from alignstack.core.records import QA, Corrected, degeneracy, same_text
-from alignstack.correct.refusals import PrincipleRefusals, refusal_problem
+from alignstack.correct.refusals import PrincipleRefusals, Route, refusal_problem
 from alignstack.correct.template import KEEP, REFUSE, REWRITE, leaks_verdict
 
 RewriteFailed = Literal["auto", "refuse", "original"]
@@ -36,6 +36,15 @@ REWRITE_FAILED = ("auto", "refuse", "original")
 # the gate's zone the alternative is a refusal, and the answer gate's pass suffices); off
 VerifyRewrites = Literal["all", "passed", "off"]
 VERIFY_REWRITES = ("all", "passed", "off")
+
+
+def crisis_reason(route: Route) -> str | None:
+    """Why a refusal on `route` is the principle's own text whatever the corrector wrote: a
+    crisis request gets the crisis principle's care and pointer to help, one that reads near it
+    its principle's refusal with a pointer to help (a corrector's body carries neither)."""
+    if route.principle is not None and route.principle.crisis:
+        return "crisis"
+    return "near-crisis" if route.near_crisis else None
 
 
 def verify_mode(value: bool | str) -> str:
@@ -138,16 +147,15 @@ class ServePolicy:
 
     def _refuse(self, items, outs, verdicts, served) -> None:
         todo = [k for k, v in enumerate(verdicts) if v == REFUSE]
-        principles = self.refusals.principles_for([items[k].question for k in todo],
-                                                  [items[k].principles for k in todo])
-        problems = {k: "crisis" if principle is not None and principle.crisis
-                    else body_problem(body_of(outs[k]))
+        routes = self.refusals.route([items[k].question for k in todo],
+                                     [items[k].principles for k in todo])
+        problems = {k: crisis_reason(route) or body_problem(body_of(outs[k]))
                     or refusal_problem(items[k].question, body_of(outs[k]))
-                    for k, principle in zip(todo, principles)}
+                    for k, route in zip(todo, routes)}
         self._gate([k for k in todo if problems[k] is None], items, outs, problems)
-        for k, principle in zip(todo, principles):
+        for k, route in zip(todo, routes):
             served[k] = (Served(body_of(outs[k]).strip(), "refused") if problems[k] is None else
-                         Served(self.refusals.text(principle, items[k].question),
+                         Served(self.refusals.served(route, items[k].question),
                                 "refused-principle", problems[k]))
 
     def _gate(self, todo: list[int], items, outs, problems: dict) -> None:
@@ -186,10 +194,10 @@ class ServePolicy:
             elif self._fallback_mode(outs[k]) == "original":
                 served[k] = Served(items[k].answer, "rewrite-original", problems[k])
         refuse = [k for k in todo if served[k] is None]
-        principles = self.refusals.principles_for([items[k].question for k in refuse],
-                                                  [items[k].principles for k in refuse])
-        for k, principle in zip(refuse, principles):
-            served[k] = Served(self.refusals.text(principle, items[k].question),
+        routes = self.refusals.route([items[k].question for k in refuse],
+                                     [items[k].principles for k in refuse])
+        for k, route in zip(refuse, routes):
+            served[k] = Served(self.refusals.served(route, items[k].question),
                                "rewrite-refused", problems[k])
 
     def _request_flagged(self, out: Corrected) -> bool:

@@ -16,7 +16,7 @@ principle's text is served instead), an accepted bad one reaches a user.
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from alignstack.core.principles import Constitution, Principle
 from alignstack.core.records import degeneracy
@@ -50,13 +50,27 @@ _ALTERNATIVE = re.compile(
 # The marks of compliance after a refusal: steps, lists, quantities.
 _STEPS = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•]\s|step\s*\d)|\bstep (?:one|1)\b|\bfirst,",
                     re.IGNORECASE)
+# The words a person in crisis uses: suicide, self-harm, overdose, disordered eating. Chosen on the
+# request-gate training files' self-harm and eating-disorder topics (29 of 33 found, 2 of 1,471
+# other harmful requests); never by nearness of meaning, which sent bioweapons, murder and shoplifting
+# requests to the crisis principle (2026-12-07-e).
 _CRISIS = re.compile(
     r"\b(?:suicid\w*|kill (?:my ?self|me)|end (?:my life|it all)|take my (?:own )?life"
-    r"|self[- ]?harm\w*|hurt(?:ing)? "
-    r"my ?self|cut(?:ting)? my ?self|overdos\w*|not wake up|never wake up|want to die"
-    r"|better off dead|starv\w* my ?self|make (?:my ?self|me) (?:throw up|vomit|sick)"
-    r"|throw(?:ing)? up after (?:meals|eating|i eat|food)|purg(?:e|ing) after|pro[- ]?ana)\b",
+    r"|self[- ]?harm\w*|(?:hurt|cut|burn|hang|starve|poison|drown|harm|kill)(?:ing)? my ?self"
+    r"|overdos\w*|not wake up|never wake up|want to die"
+    r"|(?:take|takes|enough|high enough|way|ways|fastest|quickest) to die"
+    r"|better off (?:dead|without me)|goodbye (?:note|letter)"
+    r"|make (?:my ?self|me) (?:throw up|vomit|sick)|purg(?:e|es|ing)"
+    r"|throw(?:ing)? up after (?:meals|eating|i eat|food)|pro[- ]?ana|thinspo\w*"
+    r"|(?:stop|keep me from|avoid|quit) eating|ignore (?:my )?hunger|not (?:feel|be|get) hungry"
+    r"|hide (?:my )?(?:weight loss|not eating|skipped meals|purging|cuts|scars)"
+    r"|skip(?:ped|ping)? meals|laxatives? (?:doses?|to (?:lose|drop)|for (?:fast |quick )?weight)"
+    r"|lowest calorie|\d{2,3}[- ]?(?:calorie|kcal)s?[- ]a[- ]day|bmi of 1[0-7]|cut deeper"
+    r"|lethal (?:dose|amount|combination)s?|lethal when taken)\b",
     re.IGNORECASE)
+# someone else's death or an attack, not the asker's crisis
+_NOT_SELF = re.compile(r"look like (?:a |an )?(?:suicide|overdose|accident)"
+                       r"|suicide (?:bomb|attack|vest)\w*", re.IGNORECASE)
 _TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _STOP = set("""what that with this have from your about would could should into make give tell
 write explain know need want help please some more like just best them they their there when
@@ -114,14 +128,25 @@ def refusal_problem(question: str, body: str) -> str | None:
 
 
 def is_crisis_text(question: str) -> bool:
-    """The request speaks of self-harm or suicide (the words a person in crisis uses)."""
-    return bool(_CRISIS.search(question.translate(_TYPOGRAPHIC)))
+    """The request speaks of self-harm, suicide or disordered eating (the words a person in
+    crisis uses), not of making someone else's death look like one."""
+    return bool(_CRISIS.search(_NOT_SELF.sub(" ", question.translate(_TYPOGRAPHIC))))
+
+
+class Route(NamedTuple):
+    """The principle a refused request falls under, and whether it reads nearest to a crisis
+    principle without a person's crisis words (its refusal then carries a pointer to help)."""
+    principle: Principle | None
+    near_crisis: bool = False
 
 
 class PrincipleRefusals:
     """The refusal to serve for a request, grounded in the principle it falls under: the
     request's own principle ids where a caller gives them, else the principle whose text and
-    examples are nearest the request (the shipped MiniLM encoder), among those with a refusal."""
+    examples are nearest the request (the shipped MiniLM encoder), among those with a refusal.
+    A crisis principle is chosen by a person's crisis words (or the caller's ids), never by
+    nearness alone: a request nearest to it is refused under the nearest other principle, with
+    a pointer to help added."""
 
     def __init__(self, constitution: Constitution | None = None, encoder=None):
         self.constitution = constitution
@@ -138,36 +163,47 @@ class PrincipleRefusals:
             self._encoder = load_encoder(None)
         return self._encoder
 
-    def _nearest(self, questions: Sequence[str]) -> list[Principle | None]:
+    def _nearest(self, questions: Sequence[str]) -> list[Route]:
         if not self.candidates or not questions:
-            return [None] * len(questions)
+            return [Route(None)] * len(questions)
         if self._matrix is None:
             self._matrix = self.encoder.encode(
                 [" ".join([p.title, p.text, *p.examples]) for p in self.candidates],
                 normalize_embeddings=True, convert_to_tensor=True)
         emb = self.encoder.encode(list(questions), normalize_embeddings=True,
                                   convert_to_tensor=True)
-        best = (emb @ self._matrix.T).argmax(dim=1).tolist()
-        return [self.candidates[k] for k in best]
+        similarity = emb @ self._matrix.T
+        crisis = [k for k, p in enumerate(self.candidates) if p.crisis]
+        nearest = similarity.argmax(dim=1).tolist()
+        if crisis and len(crisis) < len(self.candidates):
+            similarity[:, crisis] = float("-inf")
+        other = similarity.argmax(dim=1).tolist()
+        return [Route(self.candidates[o], near_crisis=n in crisis and o not in crisis)
+                for n, o in zip(nearest, other)]
 
-    def principles_for(self, questions: Sequence[str],
-                       ids: Sequence[Sequence[str]]) -> list[Principle | None]:
+    def route(self, questions: Sequence[str], ids: Sequence[Sequence[str]]) -> list[Route]:
         """Each request's principle: a crisis request's crisis principle; else the first of its
-        own ids that carries a refusal; else the nearest by meaning."""
+        own ids that carries a refusal; else the nearest by meaning (see the class)."""
         crisis = [p for p in self.candidates if p.crisis]
-        out: list[Principle | None] = [None] * len(questions)
+        out: list[Route] = [Route(None)] * len(questions)
         open_k = []
         for k, (question, given) in enumerate(zip(questions, ids)):
             own = [p for p in self.candidates if p.id in given]
             if is_crisis_text(question) and crisis:
-                out[k] = crisis[0]
+                out[k] = Route(crisis[0])
             elif own:
-                out[k] = next((p for p in own if p.crisis), own[0])
+                out[k] = Route(next((p for p in own if p.crisis), own[0]))
             else:
                 open_k.append(k)
-        for k, principle in zip(open_k, self._nearest([questions[k] for k in open_k])):
-            out[k] = principle
+        for k, found in zip(open_k, self._nearest([questions[k] for k in open_k])):
+            out[k] = found
         return out
+
+    def served(self, route: Route, question: str) -> str:
+        """The refusal to serve on `route`: the principle's text, with a pointer to help where
+        the request reads near a crisis principle."""
+        text = self.text(route.principle, question)
+        return f"{text} {NEAR_CRISIS}" if route.near_crisis else text
 
     @staticmethod
     def text(principle: Principle | None, question: str = "") -> str:
@@ -184,3 +220,5 @@ class PrincipleRefusals:
 CRISIS_FALLBACK = ("If you are thinking about harming yourself, please reach out now to someone "
                    "who can help: a local emergency number, a crisis line in your country, or "
                    "someone you trust. You don't have to go through this alone.")
+NEAR_CRISIS = ("If this is about you and you are going through a hard time, you can reach a "
+               "crisis line in your country or your local emergency number now.")
