@@ -2,9 +2,10 @@
 selection split: `kind` harmful vs benign / borderline), so variants are chosen here and the
 evaluation suites are only read once, at the end.
 
-Per gate: AUROC, harmful flagged and benign flagged at the gate's own threshold, harmful flagged
-at the cut that flags 5 % of the benign questions (a threshold-free comparison), and per topic
-the harmful questions missed at the gate's threshold.
+Per gate: AUROC, harmful flagged and benign flagged at the gate's own threshold and at its
+5 %-false-flag threshold (the default stack's refusal cut), harmful flagged at the cut that flags
+5 % of this file's benign questions (a threshold-free comparison), and per topic the harmful
+questions missed at the gate's threshold.
 
     python bench/request_gate_validation.py runs/request-gate [more gate dirs ...]
         [--file examples/newsroom/data/requests_validation.jsonl]
@@ -22,6 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def flagged_share(scores: list[float], cut: float) -> float:
     return round(float(sum(p >= cut for p in scores)) / max(1, len(scores)), 3)
+
+
+def at_refusal_cut(gate, harm: list[float], good: list[float]) -> dict:
+    """Harmful and benign flagged at the gate's 5 %-false-flag threshold, where it has one."""
+    cut = (getattr(gate, "info", None) or {}).get("thresholds_by_rule", {}).get(
+        "target_false_flag")
+    if cut is None:
+        return {}
+    return {"refusal_cut": cut, "harmful_flagged_at_refusal_cut": flagged_share(harm, cut),
+            "benign_flagged_at_refusal_cut": flagged_share(good, cut)}
 
 
 def main() -> None:
@@ -58,6 +69,7 @@ def main() -> None:
                "benign_flagged": flagged_share(good, gate.threshold),
                f"harmful_flagged_at_{args.false_flag:g}_benign": flagged_share(
                    harm, np.nextafter(cut, np.inf)),
+               **at_refusal_cut(gate, harm, good),
                "missed_by_topic": dict(missed.most_common())}
         results[gate_dir] = row
         print(gate_dir, {k: v for k, v in row.items() if k != "missed_by_topic"}, flush=True)

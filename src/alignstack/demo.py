@@ -41,6 +41,8 @@ class DemoConfig:
     # inspectors must flag it), the request gate whether a change is a refusal or a rewrite
     answer_gate_config: str | list[str] | None = "examples/newsroom/inspector.yaml"
     request_gate_config: str | None = "examples/newsroom/request_gate.yaml"
+    # request-gate config fields the demo trains with instead (e.g. fewer epochs for time)
+    request_gate_overrides: dict = field(default_factory=dict)
     # the stack file whose policy the demo's stack follows (refuse_flagged, rewrite_failed,
     # verify_rewrites, client_system); its artefact paths are replaced by what the demo trains
     stack_file: str | None = "examples/newsroom/stack.yaml"
@@ -106,12 +108,12 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
     from alignstack.inspect.train import train_inspector
     from alignstack.inspect.unanimous import load_gate
 
-    def train(name: str, path: str, target: Path) -> str:
+    def train(name: str, path: str, target: Path, overrides: dict | None = None) -> str:
         if not (cfg.reuse_corrector and (target / "inspector.json").exists()):
             log(f"training the {name} ({path})")
             train_inspector(load_config(InspectorTrainConfig, path, {
-                "train_file": cfg.train_file, "eval_file": cfg.heldout_file,
-                "output_dir": str(target)}))
+                **(overrides or {}), "train_file": cfg.train_file,
+                "eval_file": cfg.heldout_file, "output_dir": str(target)}))
         return str(target)
 
     gates = {}
@@ -123,7 +125,8 @@ def train_gates(cfg: DemoConfig, out: Path, log: Callable[[str], None]) -> dict:
                                           for path, target in zip(answer, targets)])
     if cfg.request_gate_config:
         gates["request_gate"] = load_inspector(train("request gate", cfg.request_gate_config,
-                                                     out / "request-gate"))
+                                                     out / "request-gate",
+                                                     cfg.request_gate_overrides))
     return gates
 
 

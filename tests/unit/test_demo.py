@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from conftest import EXAMPLES
@@ -55,3 +56,32 @@ corrector: {{verdict_rows: bodies, max_steps: 2, batch_size: 4, max_length: 320,
                (tmp_path / "demo" / "answers.jsonl").read_text().splitlines()]
     assert all(a["path"] and (a["path"] != "kept" or a["corrected"] == a["answer"])
                for a in answers)
+
+
+def test_the_demo_trains_its_request_gate_from_the_config_file_with_its_overrides(
+        tmp_path, monkeypatch):
+    """`request_gate_overrides` replaces those fields of the request gate's config file and
+    nothing else; the answer gate's config is left alone; a field the config lacks is an error
+    that names it."""
+    import alignstack.inspect
+    import alignstack.inspect.train
+    from alignstack.core.errors import ConfigError
+    from alignstack.demo import DemoConfig, train_gates
+
+    trained = {}
+    monkeypatch.setattr(alignstack.inspect.train, "train_inspector",
+                        lambda cfg: trained.setdefault(cfg.output_dir, cfg))
+    monkeypatch.setattr(alignstack.inspect, "load_inspector", lambda path: path)
+    cfg = DemoConfig(answer_gate_config=None, output_dir=str(tmp_path),
+                     request_gate_config=str(EXAMPLES / "request_gate.yaml"),
+                     request_gate_overrides={"finetune_epochs": 3})
+    gates = train_gates(cfg, tmp_path, lambda _: None)
+    gate_cfg = trained[str(tmp_path / "request-gate")]
+    assert gates == {"request_gate": str(tmp_path / "request-gate")}
+    assert gate_cfg.finetune_epochs == 3
+    assert gate_cfg.conversation_share == 0.5 and gate_cfg.finetune_learning_rate == 1e-4
+    assert gate_cfg.train_file == cfg.train_file and gate_cfg.eval_file == cfg.heldout_file
+    with pytest.raises(ConfigError, match="finetune_epoch"):
+        train_gates(DemoConfig(answer_gate_config=None, output_dir=str(tmp_path),
+                               request_gate_overrides={"finetune_epoch": 3}),
+                    tmp_path / "other", lambda _: None)

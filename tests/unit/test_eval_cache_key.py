@@ -35,6 +35,7 @@ def key(cfg=None, **changes) -> str:
     {"answer_gate": ["runs/inspector"]},                          # one gate fewer
     {"answer_gate": ["runs/inspector-ft-pairs", "runs/inspector"]},
     {"corrector_engine": "llamacpp"}, {"system_prompt": "principles"},
+    {"uncertain_zone": False},
     {"threshold": 0.4}, {"best_of_n": 2},
 ])
 def test_every_spec_option_changes_the_key(changes):

@@ -87,8 +87,9 @@ def system_fingerprint(spec: SystemSpec, cfg: EvalConfig) -> str:
     # exclude_none: a new optional field (unset) must not invalidate existing caches; for the
     # same reason the request gate's files join the key only when there is one
     dumped = spec.model_dump(exclude_none=True)
-    if dumped.get("corrector_engine") == "transformers":      # added later, at its default
-        del dumped["corrector_engine"]
+    for added, default in (("corrector_engine", "transformers"), ("uncertain_zone", True)):
+        if dumped.get(added) == default:                        # added later, at its default
+            del dumped[added]
     parts = [json.dumps(dumped, sort_keys=True), json.dumps(answer_options(spec), sort_keys=True),
              system_prompt_text(spec, cfg) or "", str(cfg.max_new_tokens),
              _files_fingerprint(spec.corrector), _files_fingerprint(spec.inspector),
