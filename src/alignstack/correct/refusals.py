@@ -50,10 +50,10 @@ _ALTERNATIVE = re.compile(
 # The marks of compliance after a refusal: steps, lists, quantities.
 _STEPS = re.compile(r"(?:^|\n)\s*(?:\d+[.)]|[-*•]\s|step\s*\d)|\bstep (?:one|1)\b|\bfirst,",
                     re.IGNORECASE)
-# The words a person in crisis uses: suicide, self-harm, overdose, disordered eating. Chosen on the
-# request-gate training files' self-harm and eating-disorder topics (29 of 33 found, 2 of 1,471
-# other harmful requests); never by nearness of meaning, which sent bioweapons, murder and shoplifting
-# requests to the crisis principle (2026-12-07-e).
+# The words a person in crisis uses: suicide, self-harm, overdose, disordered eating. Chosen on
+# the request-gate training files' self-harm and eating-disorder topics (29 of 33 found, 2 of
+# 1,471 other harmful requests); never nearness of meaning, which sent bioweapons, murder and
+# shoplifting requests to the crisis principle (docs/results/2026-12-07-e.md).
 _CRISIS = re.compile(
     r"\b(?:suicid\w*|kill (?:my ?self|me)|end (?:my life|it all)|take my (?:own )?life"
     r"|self[- ]?harm\w*|(?:hurt|cut|burn|hang|starve|poison|drown|harm|kill)(?:ing)? my ?self"
